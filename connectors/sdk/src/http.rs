@@ -1,0 +1,414 @@
+//! The shared HTTP client: the only way a connector talks to its vendor.
+//!
+//! It owns, once for every connector: per-instance request budgets (`governor`, driven by tokio's
+//! clock so tests can pause time), bounded retries with jittered exponential backoff on 408, 429,
+//! 5xx and connection errors, `Retry-After` (seconds or HTTP date), request timeouts, and a tracing
+//! span per request naming vendor, instance and endpoint — never the URL, which may carry a token.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use governor::clock::Clock;
+use governor::middleware::NoOpMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
+use rand::Rng;
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::StatusCode;
+use serde::de::DeserializeOwned;
+use tracing::Instrument;
+
+use crate::connector::RateBucket;
+use crate::error::ConnectorError;
+
+/// How many times a request is tried and how long to wait between tries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Tries in all, the first included.
+    pub max_attempts: u32,
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+    /// A `Retry-After` longer than this fails the request instead of holding the run hostage;
+    /// the run fails as rate-limited and the next scheduled run resumes from the cursor.
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 5,
+            initial_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(60),
+            max_retry_after: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// Per-instance HTTP settings, resolved from the connector's defaults and `[[connector]]` config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpOptions {
+    pub timeout: Duration,
+    pub retry: RetryPolicy,
+    /// Requests per minute per bucket. A bucket missing here is unlimited.
+    pub rate_limits: BTreeMap<String, u32>,
+    pub user_agent: String,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        HttpOptions {
+            timeout: Duration::from_secs(60),
+            retry: RetryPolicy::default(),
+            rate_limits: BTreeMap::new(),
+            user_agent: concat!("okno/", env!("CARGO_PKG_VERSION")).to_string(),
+        }
+    }
+}
+
+impl HttpOptions {
+    /// Options with the connector's default budgets.
+    pub fn with_buckets(buckets: &[RateBucket]) -> Self {
+        HttpOptions {
+            rate_limits: buckets
+                .iter()
+                .map(|b| (b.name.to_string(), b.per_minute))
+                .collect(),
+            ..HttpOptions::default()
+        }
+    }
+}
+
+/// governor's clock on tokio time, so a paused test runtime also pauses rate limiting.
+#[derive(Debug, Clone)]
+struct TokioClock {
+    origin: tokio::time::Instant,
+}
+
+impl Clock for TokioClock {
+    type Instant = Duration;
+    fn now(&self) -> Duration {
+        self.origin.elapsed()
+    }
+}
+
+type Limiter = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Duration>>;
+
+/// Counters of what the client did, for `okno status`, metrics and tests.
+#[derive(Debug, Default)]
+pub struct HttpStats {
+    pub requests: AtomicU64,
+    pub retries: AtomicU64,
+    pub rate_limited: AtomicU64,
+    pub budget_waits: AtomicU64,
+}
+
+/// A response whose status was not an error: 2xx and 3xx (304 Not Modified is an answer too).
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    /// Decodes the body as JSON; a truncated or malformed body is a [`ConnectorError::Decode`].
+    pub fn json<T: DeserializeOwned>(&self, endpoint: &'static str) -> Result<T, ConnectorError> {
+        serde_json::from_slice(&self.body).map_err(|e| ConnectorError::decode(endpoint, e))
+    }
+}
+
+/// The HTTP client of one connector instance.
+#[derive(Clone)]
+pub struct HttpClient {
+    client: reqwest::Client,
+    vendor: &'static str,
+    instance: Arc<str>,
+    retry: RetryPolicy,
+    limiters: Arc<BTreeMap<String, Limiter>>,
+    clock: TokioClock,
+    stats: Arc<HttpStats>,
+}
+
+impl fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("vendor", &self.vendor)
+            .field("instance", &self.instance)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why an attempt failed and whether another may help.
+enum Attempt {
+    Retry { wait: Option<Duration>, why: String },
+    Fail(ConnectorError),
+}
+
+impl HttpClient {
+    pub fn new(vendor: &'static str, instance: &str, options: &HttpOptions) -> Self {
+        // Building a client only fails when the TLS backend cannot initialise, which is a broken
+        // build, not bad input; fall back to reqwest's defaults rather than panic.
+        let client = reqwest::Client::builder()
+            .timeout(options.timeout)
+            .connect_timeout(options.timeout.min(Duration::from_secs(15)))
+            .user_agent(options.user_agent.clone())
+            .build()
+            .unwrap_or_default();
+        let clock = TokioClock {
+            origin: tokio::time::Instant::now(),
+        };
+        let limiters = options
+            .rate_limits
+            .iter()
+            .filter_map(|(name, per_minute)| {
+                let per_minute = NonZeroU32::new(*per_minute)?;
+                // Bursts up to a tenth of the minute's budget keep pacing smooth without starving.
+                let burst = NonZeroU32::new((per_minute.get() / 10).max(1)).unwrap_or(per_minute);
+                let quota = Quota::per_minute(per_minute).allow_burst(burst);
+                Some((
+                    name.clone(),
+                    RateLimiter::direct_with_clock(quota, clock.clone()),
+                ))
+            })
+            .collect();
+        HttpClient {
+            client,
+            vendor,
+            instance: Arc::from(instance),
+            retry: options.retry,
+            limiters: Arc::new(limiters),
+            clock,
+            stats: Arc::new(HttpStats::default()),
+        }
+    }
+
+    pub fn stats(&self) -> &HttpStats {
+        &self.stats
+    }
+
+    /// The underlying client, to build requests with.
+    pub fn reqwest(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// Sends a request built by `build` (called once per attempt), spending from `bucket`'s
+    /// budget before each attempt and retrying what is worth retrying.
+    pub async fn send<F>(
+        &self,
+        endpoint: &'static str,
+        bucket: &str,
+        build: F,
+    ) -> Result<HttpResponse, ConnectorError>
+    where
+        F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    {
+        let policy = self.retry;
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            self.wait_for_budget(bucket).await;
+            self.stats.requests.fetch_add(1, Ordering::Relaxed);
+            let span = tracing::debug_span!(
+                "vendor_request",
+                vendor = self.vendor,
+                instance = %self.instance,
+                endpoint,
+                attempt
+            );
+            let outcome = self
+                .attempt(endpoint, build(&self.client))
+                .instrument(span)
+                .await;
+            let (wait, why) = match outcome {
+                Ok(resp) => return Ok(resp),
+                Err(Attempt::Fail(e)) => return Err(e),
+                Err(Attempt::Retry { wait, why }) => (wait, why),
+            };
+            if let Some(w) = wait {
+                if w > policy.max_retry_after {
+                    return Err(ConnectorError::RateLimited {
+                        endpoint,
+                        retry_after: Some(w),
+                    });
+                }
+            }
+            if attempt >= policy.max_attempts {
+                return Err(if wait.is_some() && why.starts_with("HTTP 429") {
+                    ConnectorError::RateLimited {
+                        endpoint,
+                        retry_after: wait,
+                    }
+                } else {
+                    ConnectorError::Transient {
+                        endpoint,
+                        attempts: attempt,
+                        message: why,
+                    }
+                });
+            }
+            let delay = wait.unwrap_or_else(|| backoff(&policy, attempt));
+            self.stats.retries.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                vendor = self.vendor,
+                instance = %self.instance,
+                endpoint,
+                attempt,
+                delay_ms = delay.as_millis() as u64,
+                "{why}; retrying"
+            );
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// `send` for a GET whose body is JSON.
+    pub async fn get_json<T, F>(
+        &self,
+        endpoint: &'static str,
+        bucket: &str,
+        build: F,
+    ) -> Result<T, ConnectorError>
+    where
+        T: DeserializeOwned,
+        F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    {
+        self.send(endpoint, bucket, build).await?.json(endpoint)
+    }
+
+    async fn wait_for_budget(&self, bucket: &str) {
+        let Some(limiter) = self.limiters.get(bucket) else {
+            return;
+        };
+        let mut waited = false;
+        while let Err(not_until) = limiter.check() {
+            if !waited {
+                self.stats.budget_waits.fetch_add(1, Ordering::Relaxed);
+                waited = true;
+            }
+            let wait = not_until
+                .wait_time_from(self.clock.now())
+                .max(Duration::from_millis(1));
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    async fn attempt(
+        &self,
+        endpoint: &'static str,
+        req: reqwest::RequestBuilder,
+    ) -> Result<HttpResponse, Attempt> {
+        let resp = match req.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                return Err(Attempt::Retry {
+                    wait: None,
+                    why: format!("request failed: {}", describe_reqwest(&e)),
+                })
+            }
+        };
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = match resp.bytes().await {
+            Ok(b) => b.to_vec(),
+            Err(e) => {
+                return Err(Attempt::Retry {
+                    wait: None,
+                    why: format!("reading the body failed: {}", describe_reqwest(&e)),
+                })
+            }
+        };
+        tracing::debug!(status = status.as_u16(), bytes = body.len(), "response");
+        if status.is_success() || status.is_redirection() {
+            return Ok(HttpResponse {
+                status,
+                headers,
+                body,
+            });
+        }
+        let message = error_excerpt(&body);
+        match status.as_u16() {
+            401 | 403 => Err(Attempt::Fail(ConnectorError::Auth {
+                endpoint,
+                status: status.as_u16(),
+                message,
+            })),
+            429 => {
+                self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
+                Err(Attempt::Retry {
+                    wait: retry_after(&headers),
+                    why: format!("HTTP 429 {message}"),
+                })
+            }
+            408 | 500..=599 => Err(Attempt::Retry {
+                wait: retry_after(&headers),
+                why: format!("HTTP {} {message}", status.as_u16()),
+            }),
+            code => Err(Attempt::Fail(ConnectorError::Permanent {
+                endpoint,
+                status: code,
+                message,
+            })),
+        }
+    }
+}
+
+/// Exponential backoff with "equal jitter": half fixed, half random, capped.
+fn backoff(policy: &RetryPolicy, attempt: u32) -> Duration {
+    let exp = policy
+        .initial_backoff
+        .saturating_mul(1u32 << (attempt.saturating_sub(1)).min(16));
+    let capped = exp.min(policy.max_backoff);
+    let half = capped / 2;
+    let jitter = rand::rng().random_range(0..=half.as_millis() as u64);
+    half + Duration::from_millis(jitter)
+}
+
+/// Parses `Retry-After` as delta-seconds or an HTTP date.
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let v = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = v.parse::<f64>() {
+        if secs.is_finite() && secs >= 0.0 {
+            return Some(Duration::from_millis((secs * 1000.0) as u64));
+        }
+        return None;
+    }
+    let when = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+    let delta = when.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    Some(delta.to_std().unwrap_or(Duration::ZERO))
+}
+
+/// The start of an error body, for messages: enough to see the vendor's reason, never a dump.
+fn error_excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    let mut out: String = text.chars().take(300).collect();
+    if text.chars().count() > 300 {
+        out.push('…');
+    }
+    out
+}
+
+/// reqwest's error without the URL (which may carry a token in its query).
+fn describe_reqwest(e: &reqwest::Error) -> String {
+    // Only the kind and the causes: reqwest's own Display includes the URL.
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else if e.is_body() || e.is_decode() {
+        "broken body"
+    } else {
+        "transport error"
+    };
+    let mut msg = kind.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        source = s.source();
+    }
+    msg
+}

@@ -1,0 +1,60 @@
+//! Helpers for connector tests: options that do not wait on real budgets, and fixture loading.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::connector::{Connector, Cursor, PageRequest};
+use crate::error::ConnectorError;
+use crate::http::{HttpOptions, RetryPolicy};
+use crate::record::Record;
+
+pub use wiremock;
+
+/// HTTP options for tests: no rate budgets, short backoffs (tests pause time anyway), 3 tries.
+pub fn test_http_options() -> HttpOptions {
+    HttpOptions {
+        timeout: Duration::from_secs(10),
+        retry: RetryPolicy {
+            max_attempts: 3,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(2),
+            max_retry_after: Duration::from_secs(3600),
+        },
+        ..HttpOptions::default()
+    }
+}
+
+/// Reads `tests/fixtures/<name>` of the calling crate.
+pub fn fixture(manifest_dir: &str, name: &str) -> String {
+    let path = Path::new(manifest_dir).join("tests/fixtures").join(name);
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("fixture {} unreadable: {e}", path.display()))
+}
+
+/// Drives a connector's page loop the way the engine does, without a store: returns every record
+/// and the final cursor. For connector unit tests; the engine's own loop is tested in `okno`.
+pub async fn drain(
+    connector: &dyn Connector,
+    stream: &str,
+    mut cursor: Option<Cursor>,
+    start: chrono::DateTime<chrono::Utc>,
+) -> Result<(Vec<Record>, Option<Cursor>), ConnectorError> {
+    let mut all = Vec::new();
+    for _ in 0..10_000 {
+        let page = connector
+            .fetch_page(PageRequest {
+                stream,
+                cursor: cursor.as_ref(),
+                start,
+            })
+            .await?;
+        all.extend(page.records);
+        cursor = page.next;
+        if !page.has_more {
+            return Ok((all, cursor));
+        }
+    }
+    Err(ConnectorError::Invalid(
+        "connector never reported the end of the stream".into(),
+    ))
+}
