@@ -1,0 +1,27 @@
+//! # okno
+//!
+//! One long-running service that pulls a marketing department's tools (help desk, CRM, task
+//! tracker, ad accounts) into one store and computes what their data means together.
+//!
+//! Data flow: **sources → normalised records → one store → figures → exports and HTTP**.
+//!
+//! ```text
+//!  connectors/* (one crate per vendor, contract in connectors/sdk)
+//!        │  one page of Records + the cursor that follows it
+//!        ▼
+//!  sync     the engine: cron schedule, page loop, shutdown between pages, sync_run history
+//!        │  page + cursor in ONE transaction
+//!        ▼
+//!  store    SQLite (embedded default) or PostgreSQL, idempotent upserts, migrations
+//! ```
+//!
+//! Where to start reading: [`registry`] (every connector kind), [`config`] (what ops write),
+//! [`sync::sync_stream`] (the page loop), [`store::Store::commit_page`] (the transaction).
+//! The binary's CLI lives in `src/main.rs` and [`cli`].
+
+pub mod cli;
+pub mod config;
+pub mod registry;
+pub mod store;
+pub mod sync;
+pub mod telemetry;

@@ -1,0 +1,427 @@
+//! The command line: argument definitions and what each command does. `main.rs` only parses
+//! and reports errors.
+
+mod progress;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::bail;
+use chrono::Utc;
+use clap::{Parser, Subcommand, ValueEnum};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{self, Config};
+use crate::registry;
+use crate::store::Store;
+use crate::sync::{self, InstanceLocks, RunOptions, RunSummary, Trigger};
+
+/// okno pulls your help desk, CRM, task tracker and ad accounts into one store, so that cost per
+/// lead, campaign ROI, budget burn and each specialist's work can finally be read in one place.
+///
+/// Start with `okno --config config/demo.toml run --once`: it fills a local SQLite file with demo
+/// data. Then copy config/okno.example.toml, point it at your tools and run `okno validate`.
+#[derive(Debug, Parser)]
+#[command(name = "okno", version, about, long_about)]
+pub struct Cli {
+    /// The main configuration file.
+    #[arg(long, short, global = true, env = "OKNO_CONFIG", default_value = "config/okno.toml")]
+    pub config: PathBuf,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: every enabled connector on its cron schedule until SIGINT/SIGTERM.
+    ///
+    /// Runs missed while okno was down are made up at start. Shutdown waits for the page being
+    /// written; a second Ctrl-C exits at once (the committed cursor is still valid).
+    Run {
+        /// Run every due connector once and exit, for the quick start and for driving okno from
+        /// cron or a Kubernetes CronJob.
+        #[arg(long)]
+        once: bool,
+    },
+    /// Sync one connector instance now, whatever its schedule says.
+    Sync {
+        /// The instance id (`[[connector]] id`).
+        instance: String,
+        /// Only these streams (repeatable); default: the instance's configured streams.
+        #[arg(long = "stream", short = 's')]
+        streams: Vec<String>,
+        /// Forget the stored cursor and pull again from `start_date`. Rows are upserted, so
+        /// nothing is doubled.
+        #[arg(long)]
+        full: bool,
+    },
+    /// Show, per instance and stream: the last run, its result, records, cursor age and errors.
+    Status {
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Check the configuration and report every problem at once (exit code 1 if any).
+    Validate {
+        /// Also call each vendor once to check credentials and reachability.
+        #[arg(long)]
+        online: bool,
+    },
+    /// Create or upgrade the store's tables (also done by `run` and `sync` at start).
+    Migrate,
+    /// List the connector kinds, their streams, settings and request budgets.
+    Connectors {
+        /// Show only this kind.
+        kind: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Connectors { kind } => connectors(kind.as_deref()),
+        Command::Validate { online } => validate(&cli.config, online).await,
+        Command::Migrate => {
+            let config = load(&cli.config)?;
+            let store = open_store(&config).await?;
+            println!("store {} is up to date", store.url());
+            Ok(())
+        }
+        Command::Status { format } => {
+            let config = load(&cli.config)?;
+            let store = open_store(&config).await?;
+            status(&config, &store, format).await
+        }
+        Command::Sync {
+            instance,
+            streams,
+            full,
+        } => {
+            let config = load(&cli.config)?;
+            let store = open_store(&config).await?;
+            sync_one(&config, &store, &instance, &streams, full).await
+        }
+        Command::Run { once } => {
+            let config = load(&cli.config)?;
+            let store = open_store(&config).await?;
+            if once {
+                run_once(&config, &store).await
+            } else {
+                daemon(config, store).await
+            }
+        }
+    }
+}
+
+/// Loads the configuration, prints its warnings and starts logging.
+fn load(path: &std::path::Path) -> anyhow::Result<Config> {
+    let loaded = config::load(path)?;
+    crate::telemetry::init(&loaded.config.log);
+    for w in &loaded.warnings {
+        tracing::warn!("{w}");
+    }
+    Ok(loaded.config)
+}
+
+async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let store = Store::connect(&config.store.url, config.store.max_connections).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+fn connectors(only: Option<&str>) -> anyhow::Result<()> {
+    if let Some(k) = only {
+        if registry::find(k).is_none() {
+            bail!("unknown kind {k:?}; known kinds: {}", registry::names().join(", "));
+        }
+    }
+    for kind in registry::KINDS.iter().filter(|k| only.is_none_or(|o| o == k.kind)) {
+        println!("{}: {}", kind.kind, kind.summary);
+        println!("  streams:");
+        for s in kind.streams {
+            println!("    {:<16} {}", s.name, s.doc);
+        }
+        println!("  settings ([connector.settings]):");
+        for s in kind.settings {
+            let mut flags = Vec::new();
+            if s.required {
+                flags.push("required");
+            }
+            if s.secret {
+                flags.push("secret: ${ENV} or <key>_file");
+            }
+            let flags = if flags.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", flags.join(", "))
+            };
+            println!("    {:<16} {}{flags}; e.g. {} = {}", s.name, s.doc, s.name, s.example);
+        }
+        if !kind.rate_buckets.is_empty() {
+            println!("  request budgets ([connector.rate_limit], requests per minute):");
+            for b in kind.rate_buckets {
+                println!("    {:<16} {:>6}/min  {}", b.name, b.per_minute, b.doc);
+            }
+        }
+        println!();
+    }
+    Ok(())
+}
+
+async fn validate(path: &std::path::Path, online: bool) -> anyhow::Result<()> {
+    let loaded = match config::load(path) {
+        Ok(l) => l,
+        Err(e) => {
+            eprint!("{e}");
+            std::process::exit(1);
+        }
+    };
+    for w in &loaded.warnings {
+        println!("warning: {w}");
+    }
+    let config = loaded.config;
+    println!(
+        "{}: ok ({} connector instance{}, store {})",
+        path.display(),
+        config.connectors.len(),
+        if config.connectors.len() == 1 { "" } else { "s" },
+        config.store.url
+    );
+    if !online {
+        return Ok(());
+    }
+    let mut failed = 0;
+    for inst in &config.connectors {
+        let res = tokio::time::timeout(Duration::from_secs(60), inst.connector.check()).await;
+        match res {
+            Ok(Ok(what)) => println!("  {} ({}): ok, {what}", inst.id, inst.kind.kind),
+            Ok(Err(e)) => {
+                failed += 1;
+                println!("  {} ({}): FAILED [{}] {e}", inst.id, inst.kind.kind, e.class());
+            }
+            Err(_) => {
+                failed += 1;
+                println!("  {} ({}): FAILED, no answer within 60 s", inst.id, inst.kind.kind);
+            }
+        }
+    }
+    if failed > 0 {
+        bail!("{failed} connector instance(s) failed the online check");
+    }
+    Ok(())
+}
+
+async fn sync_one(
+    config: &Config,
+    store: &Store,
+    instance: &str,
+    streams: &[String],
+    full: bool,
+) -> anyhow::Result<()> {
+    let Some(inst) = config.instance(instance) else {
+        let ids: Vec<&str> = config.connectors.iter().map(|c| c.id.as_str()).collect();
+        bail!("no connector instance {instance:?} in {}; configured: {}", config.path.display(), ids.join(", "));
+    };
+    for s in streams {
+        if inst.kind.stream(s).is_none() {
+            let names: Vec<&str> = inst.kind.streams.iter().map(|s| s.name).collect();
+            bail!("{} ({}) has no stream {s:?}; streams: {}", inst.id, inst.kind.kind, names.join(", "));
+        }
+    }
+    let shutdown = CancellationToken::new();
+    spawn_signal_handler(shutdown.clone());
+    let progress = progress::for_terminal(std::io::stderr().is_terminal());
+    let opts = RunOptions {
+        full,
+        trigger: Trigger::Manual,
+    };
+    let locks = InstanceLocks::default();
+    let runs = sync::sync_instance(store, inst, streams, opts, &locks, &shutdown, progress.as_ref())
+        .await?;
+    print_runs(&inst.id, &runs);
+    store.close().await;
+    if runs.iter().any(|r| r.error.is_some()) {
+        bail!("some streams failed; see above. The next run resumes from the committed cursor.");
+    }
+    Ok(())
+}
+
+async fn run_once(config: &Config, store: &Store) -> anyhow::Result<()> {
+    let interrupted = store.mark_interrupted_runs().await?;
+    if interrupted > 0 {
+        tracing::warn!(interrupted, "runs left unfinished by a stopped process were marked interrupted");
+    }
+    let shutdown = CancellationToken::new();
+    spawn_signal_handler(shutdown.clone());
+    let progress = progress::for_terminal(std::io::stderr().is_terminal());
+    let ran = sync::run_due_once(config, store, &shutdown, progress.as_ref()).await?;
+    if ran.is_empty() {
+        println!("nothing was due (see `okno status`)");
+    }
+    let mut failed = false;
+    for (id, runs) in &ran {
+        print_runs(id, runs);
+        failed |= runs.iter().any(|r| r.error.is_some());
+    }
+    print_where_data_went(store).await?;
+    store.close().await;
+    if failed {
+        bail!("some streams failed; see above. The next run resumes from the committed cursor.");
+    }
+    Ok(())
+}
+
+async fn daemon(config: Config, store: Store) -> anyhow::Result<()> {
+    let interrupted = store.mark_interrupted_runs().await?;
+    if interrupted > 0 {
+        tracing::warn!(interrupted, "runs left unfinished by a stopped process were marked interrupted");
+    }
+    let shutdown = CancellationToken::new();
+    spawn_signal_handler(shutdown.clone());
+    tracing::info!(
+        connectors = config.connectors.len(),
+        store = store.url(),
+        "okno started"
+    );
+    let progress: Arc<dyn sync::Progress> = Arc::new(sync::QuietProgress);
+    sync::run_scheduler(Arc::new(config), store.clone(), shutdown, progress).await;
+    store.close().await;
+    tracing::info!("okno stopped");
+    Ok(())
+}
+
+fn print_runs(instance: &str, runs: &[RunSummary]) {
+    for r in runs {
+        let result = match &r.error {
+            Some(e) => format!("{}: {e}", r.status.as_str()),
+            None => r.status.as_str().to_string(),
+        };
+        println!(
+            "{instance}/{}: {} records in {} pages ({} rows changed), {result}",
+            r.stream, r.records, r.pages, r.written
+        );
+    }
+}
+
+async fn print_where_data_went(store: &Store) -> anyhow::Result<()> {
+    let counts = store.table_counts().await?;
+    let location = store
+        .url()
+        .strip_prefix("sqlite://")
+        .map(|p| {
+            std::path::absolute(p)
+                .map(|a| a.display().to_string())
+                .unwrap_or_else(|_| p.to_string())
+        })
+        .unwrap_or_else(|| store.url().to_string());
+    println!("data is in {location}:");
+    for (table, n) in counts {
+        println!("  {table:<16} {n:>9} rows");
+    }
+    Ok(())
+}
+
+async fn status(config: &Config, store: &Store, format: Format) -> anyhow::Result<()> {
+    let runs = store.latest_runs(None).await?;
+    let states = store.states().await?;
+    let now = Utc::now();
+    let mut rows = Vec::new();
+    for inst in &config.connectors {
+        for stream in &inst.streams {
+            let run = runs.iter().find(|r| r.source == inst.id && &r.stream == stream);
+            let state = states.iter().find(|s| s.source == inst.id && &s.stream == stream);
+            rows.push(serde_json::json!({
+                "instance": inst.id,
+                "kind": inst.kind.kind,
+                "stream": stream,
+                "enabled": inst.enabled,
+                "schedule": inst.schedule_text,
+                "last_run_started_at": run.map(|r| r.started_at),
+                "last_run_finished_at": run.and_then(|r| r.finished_at),
+                "result": run.map(|r| r.status.clone()),
+                "records": run.map(|r| r.records),
+                "pages": run.map(|r| r.pages),
+                "cursor_age_secs": state.filter(|s| s.has_cursor).map(|s| (now - s.updated_at).num_seconds()),
+                "error": run.and_then(|r| r.error.clone()),
+            }));
+        }
+    }
+    if format == Format::Json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    println!(
+        "{:<14} {:<16} {:<20} {:<12} {:>9} {:>11}  ERROR",
+        "INSTANCE", "STREAM", "LAST RUN (UTC)", "RESULT", "RECORDS", "CURSOR AGE"
+    );
+    for r in rows {
+        let s = |k: &str| r[k].as_str().unwrap_or("").to_string();
+        let started = r["last_run_started_at"]
+            .as_str()
+            .map(|t| t.get(..19).unwrap_or(t).replace('T', " "))
+            .unwrap_or_else(|| "never".into());
+        let age = r["cursor_age_secs"].as_i64().map(human_age).unwrap_or_else(|| "-".into());
+        let records = r["records"].as_i64().map(|n| n.to_string()).unwrap_or_else(|| "-".into());
+        let result = if r["enabled"].as_bool() == Some(false) {
+            "disabled".to_string()
+        } else {
+            s("result")
+        };
+        println!(
+            "{:<14} {:<16} {:<20} {:<12} {:>9} {:>11}  {}",
+            s("instance"), s("stream"), started, result, records, age, s("error")
+        );
+    }
+    Ok(())
+}
+
+fn human_age(secs: i64) -> String {
+    match secs {
+        s if s < 120 => format!("{s}s"),
+        s if s < 7200 => format!("{}m", s / 60),
+        s if s < 172_800 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86_400),
+    }
+}
+
+/// First SIGINT/SIGTERM: stop between pages. Second: exit now (the committed cursor is valid).
+fn spawn_signal_handler(shutdown: CancellationToken) {
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("stopping after the page being written; signal again to exit now");
+        shutdown.cancel();
+        wait_for_signal().await;
+        tracing::warn!("exiting now");
+        std::process::exit(130);
+    });
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,536 @@
+//! Configuration: TOML files under `config/`, overridden by `OKNO__SECTION__KEY` environment
+//! variables, with secrets from `${ENV}` references or `<key>_file` paths.
+//!
+//! Loading is pure apart from reading the file, secret files and the environment: connectors are
+//! built (which creates their HTTP clients) but nothing is called. Every problem found is
+//! reported at once, each naming the file, the key path and a fix.
+
+mod secrets;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use okno_connector::settings::closest;
+use okno_connector::{BuildContext, Connector, ConnectorKind, HttpOptions};
+use serde::Deserialize;
+use url::Url;
+
+use crate::registry;
+
+/// Default store: an SQLite file under `./data/`, created on first use.
+pub const DEFAULT_STORE_URL: &str = "sqlite://data/okno.db";
+/// Default schedule: every 15 minutes.
+pub const DEFAULT_SCHEDULE: &str = "*/15 * * * *";
+/// How far back a first backfill reaches when `start_date` is not set.
+pub const DEFAULT_BACKFILL_DAYS: i64 = 365;
+
+/// One problem in the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigIssue {
+    pub file: PathBuf,
+    /// Key path, e.g. `connector[0].settings.subdomain`; empty for the file as a whole.
+    pub key: String,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for ConfigIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if !self.key.is_empty() {
+            write!(f, ": {}", self.key)?;
+        }
+        write!(f, ": {}", self.message)?;
+        if let Some(h) = &self.hint {
+            write!(f, "\n    hint: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Every problem found in a configuration.
+#[derive(Debug, thiserror::Error)]
+pub struct ConfigError {
+    pub issues: Vec<ConfigIssue>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.issues.len();
+        writeln!(
+            f,
+            "{n} problem{} in the configuration:",
+            if n == 1 { "" } else { "s" }
+        )?;
+        for issue in &self.issues {
+            writeln!(f, "  - {issue}")?;
+        }
+        Ok(())
+    }
+}
+
+/// `[store]`.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// `sqlite://path` or `postgres://user@host/db`.
+    pub url: String,
+    pub max_connections: u32,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    /// A tracing filter: `info`, or `okno=debug,info`.
+    pub level: String,
+    pub format: LogFormat,
+}
+
+/// One `[[connector]]` block, validated and built.
+#[derive(Clone)]
+pub struct Instance {
+    pub id: String,
+    pub kind: &'static ConnectorKind,
+    pub schedule: cron::Schedule,
+    pub schedule_text: String,
+    /// Streams to pull, in order.
+    pub streams: Vec<String>,
+    pub enabled: bool,
+    /// Where a first backfill starts.
+    pub start: DateTime<Utc>,
+    pub connector: Arc<dyn Connector>,
+}
+
+impl fmt::Debug for Instance {
+    // Settings are never kept after building, so nothing secret can be printed from here.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Instance")
+            .field("id", &self.id)
+            .field("kind", &self.kind.kind)
+            .field("schedule", &self.schedule_text)
+            .field("streams", &self.streams)
+            .field("enabled", &self.enabled)
+            .field("start", &self.start)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    pub store: StoreConfig,
+    pub log: LogConfig,
+    pub connectors: Vec<Instance>,
+}
+
+impl Config {
+    pub fn instance(&self, id: &str) -> Option<&Instance> {
+        self.connectors.iter().find(|c| c.id == id)
+    }
+}
+
+/// A loaded configuration and the warnings worth showing (e.g. literal secrets).
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: Config,
+    pub warnings: Vec<ConfigIssue>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawRoot {
+    #[serde(default)]
+    store: RawStore,
+    #[serde(default)]
+    log: RawLog,
+    /// Validated one by one below, so one bad block does not hide the others' problems.
+    #[serde(default, rename = "connector")]
+    _connectors: serde_json::Value,
+}
+
+const ROOT_KEYS: &[&str] = &["store", "log", "connector"];
+
+#[derive(Deserialize, Default)]
+struct RawStore {
+    url: Option<String>,
+    max_connections: Option<u32>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawLog {
+    level: Option<String>,
+    format: Option<LogFormat>,
+}
+
+#[derive(Deserialize)]
+struct RawConnector {
+    id: String,
+    kind: String,
+    schedule: Option<String>,
+    base_url: Option<String>,
+    start_date: Option<String>,
+    streams: Option<Vec<String>>,
+    enabled: Option<bool>,
+    rate_limit: Option<BTreeMap<String, u32>>,
+    timeout_secs: Option<u64>,
+    max_attempts: Option<u32>,
+    #[serde(default)]
+    settings: serde_json::Value,
+}
+
+const CONNECTOR_KEYS: &[&str] = &[
+    "id",
+    "kind",
+    "schedule",
+    "base_url",
+    "start_date",
+    "streams",
+    "enabled",
+    "rate_limit",
+    "timeout_secs",
+    "max_attempts",
+    "settings",
+];
+
+/// Collects issues against one file.
+struct Issues {
+    file: PathBuf,
+    list: Vec<ConfigIssue>,
+}
+
+impl Issues {
+    fn push(&mut self, key: impl Into<String>, message: impl Into<String>, hint: Option<String>) {
+        self.list.push(ConfigIssue {
+            file: self.file.clone(),
+            key: key.into(),
+            message: message.into(),
+            hint,
+        });
+    }
+}
+
+/// Parses `text` as one section, reporting unknown keys (all of them) and the first type error.
+fn section<T: serde::de::DeserializeOwned>(
+    value: &serde_json::Value,
+    prefix: &str,
+    known: &[&str],
+    issues: &mut Issues,
+) -> Option<T> {
+    match okno_connector::settings::parse::<T>(value, known) {
+        Ok(v) => Some(v),
+        Err(errs) => {
+            let mut parsed_ok = true;
+            for e in errs {
+                let key = join_key(prefix, &e.key);
+                if e.message != "unknown key" {
+                    parsed_ok = false;
+                }
+                issues.push(key, e.message, e.hint);
+            }
+            // Unknown keys alone still leave a usable value; parse again ignoring them so the
+            // rest of the section is validated too.
+            if parsed_ok {
+                serde_json::from_value(value.clone()).ok()
+            } else {
+                None
+            }
+        }
+    }
+}
+
+fn join_key(prefix: &str, key: &str) -> String {
+    match (prefix.is_empty(), key.is_empty()) {
+        (true, _) => key.to_string(),
+        (false, true) => prefix.to_string(),
+        (false, false) => format!("{prefix}.{key}"),
+    }
+}
+
+/// Loads and validates the configuration at `path` with `OKNO__*` environment overrides.
+pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    load_with_env(path, &env)
+}
+
+/// [`load`] with an explicit environment (tests pass their own).
+pub fn load_with_env(path: &Path, env: &[(String, String)]) -> Result<Loaded, ConfigError> {
+    let mut issues = Issues {
+        file: path.to_path_buf(),
+        list: Vec::new(),
+    };
+    let fail = |issues: Issues| ConfigError {
+        issues: issues.list,
+    };
+    if !path.exists() {
+        issues.push(
+            "",
+            "file not found",
+            Some("pass --config PATH or set OKNO_CONFIG; config/okno.example.toml shows every key".into()),
+        );
+        return Err(fail(issues));
+    }
+    let overrides: config::Map<String, String> = env
+        .iter()
+        .filter(|(k, _)| k.starts_with("OKNO__"))
+        .cloned()
+        .collect();
+    let built = config::Config::builder()
+        .add_source(config::File::from(path).format(config::FileFormat::Toml))
+        .add_source(
+            config::Environment::with_prefix("OKNO")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true)
+                .source(Some(overrides)),
+        )
+        .build();
+    let tree: serde_json::Value = match built.and_then(|c| c.try_deserialize()) {
+        Ok(t) => t,
+        Err(e) => {
+            issues.push("", e.to_string(), Some("check the TOML syntax at the line named".into()));
+            return Err(fail(issues));
+        }
+    };
+    let mut warnings = Issues {
+        file: path.to_path_buf(),
+        list: Vec::new(),
+    };
+    let tree = secrets::substitute_env(tree, "", env, &mut issues);
+    let root: RawRoot = section(&tree, "", ROOT_KEYS, &mut issues).unwrap_or_default();
+
+    let store = StoreConfig {
+        url: root.store.url.unwrap_or_else(|| DEFAULT_STORE_URL.to_string()),
+        max_connections: root.store.max_connections.unwrap_or(8),
+    };
+    if !(store.url.starts_with("sqlite:")
+        || store.url.starts_with("postgres:")
+        || store.url.starts_with("postgresql:"))
+    {
+        issues.push(
+            "store.url",
+            "must start with sqlite: or postgres:",
+            Some(format!("e.g. url = \"{DEFAULT_STORE_URL}\" or \"postgres://okno@db/okno\"")),
+        );
+    }
+    let log = LogConfig {
+        level: root.log.level.unwrap_or_else(|| "info".into()),
+        format: root.log.format.unwrap_or(LogFormat::Text),
+    };
+    if tracing_subscriber::EnvFilter::try_new(&log.level).is_err() {
+        issues.push(
+            "log.level",
+            format!("{:?} is not a log filter", log.level),
+            Some("use error, warn, info, debug or trace, or a filter like \"okno=debug,info\"".into()),
+        );
+    }
+
+    let tree_connectors = tree
+        .get("connector")
+        .and_then(|v| v.as_array())
+        .cloned()
+        .unwrap_or_default();
+    let mut connectors = Vec::new();
+    let mut ids = BTreeSet::new();
+    for (i, value) in tree_connectors.iter().enumerate() {
+        let prefix = format!("connector[{i}]");
+        if let Some(inst) = connector(value, &prefix, &mut ids, env, &mut issues, &mut warnings) {
+            connectors.push(inst);
+        }
+    }
+    if issues.list.is_empty() {
+        Ok(Loaded {
+            config: Config {
+                path: path.to_path_buf(),
+                store,
+                log,
+                connectors,
+            },
+            warnings: warnings.list,
+        })
+    } else {
+        Err(fail(issues))
+    }
+}
+
+fn connector(
+    value: &serde_json::Value,
+    prefix: &str,
+    ids: &mut BTreeSet<String>,
+    env: &[(String, String)],
+    issues: &mut Issues,
+    warnings: &mut Issues,
+) -> Option<Instance> {
+    let raw: RawConnector = section(value, prefix, CONNECTOR_KEYS, issues)?;
+    let before = issues.list.len();
+    let key = |k: &str| format!("{prefix}.{k}");
+
+    let id_ok = !raw.id.is_empty()
+        && raw
+            .id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+    if !id_ok {
+        issues.push(
+            key("id"),
+            format!("{:?} is not a valid instance id", raw.id),
+            Some("use lower-case letters, digits, - and _ (it appears in URLs and in every row's source)".into()),
+        );
+    } else if !ids.insert(raw.id.clone()) {
+        issues.push(
+            key("id"),
+            format!("{:?} is used by another connector", raw.id),
+            Some("instance ids must be unique".into()),
+        );
+    }
+
+    let Some(kind) = registry::find(&raw.kind) else {
+        let names = registry::names();
+        let hint = match closest(&raw.kind, &names) {
+            Some(k) => format!("did you mean `{k}`? `okno connectors` lists every kind"),
+            None => format!("known kinds: {}", names.join(", ")),
+        };
+        issues.push(key("kind"), format!("unknown kind {:?}", raw.kind), Some(hint));
+        return None;
+    };
+
+    let schedule_text = raw.schedule.unwrap_or_else(|| DEFAULT_SCHEDULE.to_string());
+    let schedule = match parse_schedule(&schedule_text) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            issues.push(
+                key("schedule"),
+                format!("{schedule_text:?} is not a cron expression: {e}"),
+                Some("five fields `minute hour day month weekday` (e.g. \"*/15 * * * *\"), or six with seconds first".into()),
+            );
+            None
+        }
+    };
+
+    let base_url = match raw.base_url.as_deref().map(Url::parse) {
+        None => None,
+        Some(Ok(u)) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Some(u),
+        Some(Ok(_)) | Some(Err(_)) => {
+            issues.push(
+                key("base_url"),
+                format!("{:?} is not an http(s) URL", raw.base_url.unwrap_or_default()),
+                Some("e.g. base_url = \"https://support.example.com\"".into()),
+            );
+            None
+        }
+    };
+
+    let start = match raw.start_date.as_deref() {
+        None => Some(Utc::now() - chrono::Duration::days(DEFAULT_BACKFILL_DAYS)),
+        Some(s) => match parse_start(s) {
+            Some(t) => Some(t),
+            None => {
+                issues.push(
+                    key("start_date"),
+                    format!("{s:?} is not a date"),
+                    Some("use YYYY-MM-DD (midnight UTC) or an RFC 3339 instant".into()),
+                );
+                None
+            }
+        },
+    };
+
+    let all_streams: Vec<&str> = kind.streams.iter().map(|s| s.name).collect();
+    let streams = raw
+        .streams
+        .unwrap_or_else(|| all_streams.iter().map(|s| s.to_string()).collect());
+    for (j, s) in streams.iter().enumerate() {
+        if kind.stream(s).is_none() {
+            issues.push(
+                format!("{prefix}.streams[{j}]"),
+                format!("{} has no stream {s:?}", kind.kind),
+                Some(format!("streams of {}: {}", kind.kind, all_streams.join(", "))),
+            );
+        }
+    }
+
+    let mut http = HttpOptions::with_buckets(kind.rate_buckets);
+    for (bucket, per_minute) in raw.rate_limit.unwrap_or_default() {
+        if kind.rate_buckets.iter().any(|b| b.name == bucket) {
+            http.rate_limits.insert(bucket, per_minute);
+        } else {
+            let names: Vec<&str> = kind.rate_buckets.iter().map(|b| b.name).collect();
+            issues.push(
+                format!("{prefix}.rate_limit.{bucket}"),
+                format!("{} has no rate-limit bucket {bucket:?}", kind.kind),
+                Some(if names.is_empty() {
+                    format!("{} has no request budgets to set", kind.kind)
+                } else {
+                    format!("buckets of {}: {}", kind.kind, names.join(", "))
+                }),
+            );
+        }
+    }
+    if let Some(t) = raw.timeout_secs {
+        http.timeout = Duration::from_secs(t.max(1));
+    }
+    if let Some(n) = raw.max_attempts {
+        http.retry.max_attempts = n.max(1);
+    }
+
+    let settings =
+        secrets::resolve_files(raw.settings, kind, &key("settings"), env, issues, warnings);
+    if issues.list.len() > before {
+        return None;
+    }
+    let built = (kind.build)(BuildContext {
+        instance: raw.id.clone(),
+        settings,
+        base_url,
+        http,
+    });
+    match built {
+        Ok(connector) => Some(Instance {
+            id: raw.id,
+            kind,
+            schedule: schedule?,
+            schedule_text,
+            streams,
+            enabled: raw.enabled.unwrap_or(true),
+            start: start?,
+            connector,
+        }),
+        Err(errs) => {
+            for e in errs {
+                issues.push(join_key(&key("settings"), &e.key), e.message, e.hint);
+            }
+            None
+        }
+    }
+}
+
+/// Parses a cron expression; five-field crontab lines get a leading `0` seconds field.
+pub fn parse_schedule(text: &str) -> Result<cron::Schedule, String> {
+    let fields = text.split_whitespace().count();
+    let full = if fields == 5 {
+        format!("0 {text}")
+    } else {
+        text.to_string()
+    };
+    cron::Schedule::from_str(&full).map_err(|e| e.to_string())
+}
+
+fn parse_start(s: &str) -> Option<DateTime<Utc>> {
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
+    }
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}

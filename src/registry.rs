@@ -1,0 +1,16 @@
+//! Every connector kind okno knows, one line each. Adding a vendor adds a line here, its crate
+//! under `connectors/`, and its section in `config/okno.example.toml` (a test checks all three).
+
+use okno_connector::ConnectorKind;
+
+pub const KINDS: &[&ConnectorKind] = &[&okno_demo::KIND, &okno_zendesk::KIND];
+
+/// The registry entry for `kind`.
+pub fn find(kind: &str) -> Option<&'static ConnectorKind> {
+    KINDS.iter().copied().find(|k| k.kind == kind)
+}
+
+/// All kind names, for hints.
+pub fn names() -> Vec<&'static str> {
+    KINDS.iter().map(|k| k.kind).collect()
+}

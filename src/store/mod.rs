@@ -1,0 +1,559 @@
+//! The store: every normalised table, sync cursors and run history, on SQLite (embedded default)
+//! or PostgreSQL (production), chosen by the URL scheme.
+//!
+//! The one rule this module exists to keep: **a page of records and its cursor commit in one
+//! transaction**. A crash between pages costs one re-fetched page; upserts are idempotent and
+//! never let an older version of a row overwrite a newer one, so re-fetching doubles nothing.
+//!
+//! SQL is written once in [`queries`] and instantiated for both backends; migrations live in
+//! `migrations/sqlite` and `migrations/postgres` with the same file names and are embedded in the
+//! binary.
+
+mod queries;
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use okno_connector::{Cursor, Group, Identity, Record, Ticket, TicketMetrics};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+mod sqlite_q {
+    super::queries::define_queries!(sqlx::Sqlite, "BEGIN IMMEDIATE");
+}
+mod pg_q {
+    super::queries::define_queries!(sqlx::Postgres, "BEGIN");
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+/// Store failures. The URL in messages has its password removed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store URL {url:?} is not understood: {reason} (hint: use sqlite://data/okno.db or postgres://user@host/db)")]
+    BadUrl { url: String, reason: String },
+    #[error("cannot open the store at {url}: {source}")]
+    Connect {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("cannot create the directory {path} for the SQLite store: {source}")]
+    CreateDir {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("applying migrations failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("store query failed: {0}")]
+    Query(#[from] sqlx::Error),
+    #[error("injected failure between the records and the cursor (test fault point)")]
+    Injected,
+}
+
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Fault points for crash-safety tests; inert unless a test arms them.
+#[derive(Debug, Default)]
+pub struct Faults {
+    fail_before_cursor: AtomicBool,
+}
+
+impl Faults {
+    /// Makes the next page commit fail after its records were written and before its cursor.
+    pub fn fail_next_commit_before_cursor(&self) {
+        self.fail_before_cursor.store(true, Ordering::SeqCst);
+    }
+}
+
+/// The store. Cheap to clone (pools are shared).
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool,
+    url: String,
+    faults: Arc<Faults>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("url", &self.url).finish()
+    }
+}
+
+/// Outcome of a sync run, as stored in `sync_run`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStatus {
+    Running,
+    Succeeded,
+    Failed,
+    /// Stopped by shutdown between pages; the committed cursor is valid.
+    Cancelled,
+    Interrupted,
+}
+
+impl RunStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
+            RunStatus::Interrupted => "interrupted",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    pub pages: u64,
+    pub records: u64,
+    pub status: RunStatus,
+    pub error: Option<String>,
+}
+
+/// The latest run of one stream.
+#[derive(Debug, Clone)]
+pub struct RunRow {
+    pub run_id: i64,
+    pub source: String,
+    pub stream: String,
+    pub trigger: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub pages: i64,
+    pub records: i64,
+    pub status: String,
+    pub error: Option<String>,
+}
+
+/// Where one stream's cursor stands.
+#[derive(Debug, Clone)]
+pub struct StateRow {
+    pub source: String,
+    pub stream: String,
+    pub has_cursor: bool,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One page's records grouped by table, deduplicated on their keys (the newest version wins),
+/// because one multi-row upsert may not touch the same row twice.
+pub(crate) struct Batch<'a> {
+    tickets: Vec<&'a Ticket>,
+    metrics: Vec<&'a TicketMetrics>,
+    identities: Vec<(&'a Identity, String)>,
+    people: Vec<(String, Option<&'a str>, Option<&'a str>)>,
+    groups: Vec<&'a Group>,
+}
+
+fn newest<'a, T, K: std::hash::Hash + Eq>(
+    items: impl Iterator<Item = &'a T>,
+    key: impl Fn(&T) -> K,
+    updated: impl Fn(&T) -> DateTime<Utc>,
+) -> Vec<&'a T>
+where
+    T: 'a,
+{
+    let mut index: HashMap<K, usize> = HashMap::new();
+    let mut out: Vec<&T> = Vec::new();
+    for item in items {
+        match index.get(&key(item)) {
+            Some(&i) => {
+                if updated(item) >= updated(out[i]) {
+                    out[i] = item;
+                }
+            }
+            None => {
+                index.insert(key(item), out.len());
+                out.push(item);
+            }
+        }
+    }
+    out
+}
+
+/// The person an identity belongs to: one per e-mail across tools, else one per account.
+pub fn person_id(source: &str, identity: &Identity) -> String {
+    match &identity.email {
+        Some(email) => format!("email:{email}"),
+        None => format!("{source}:{}", identity.user_id),
+    }
+}
+
+impl<'a> Batch<'a> {
+    fn new(source: &str, records: &'a [Record]) -> Batch<'a> {
+        let tickets = newest(
+            records.iter().filter_map(|r| match r {
+                Record::Ticket(t) => Some(t),
+                _ => None,
+            }),
+            |t| t.ticket_id.clone(),
+            |t| t.updated_at,
+        );
+        let metrics = newest(
+            records.iter().filter_map(|r| match r {
+                Record::TicketMetrics(m) => Some(m),
+                _ => None,
+            }),
+            |m| m.ticket_id.clone(),
+            |m| m.updated_at,
+        );
+        let identities: Vec<(&Identity, String)> = newest(
+            records.iter().filter_map(|r| match r {
+                Record::Identity(i) => Some(i),
+                _ => None,
+            }),
+            |i| i.user_id.clone(),
+            |i| i.updated_at,
+        )
+        .into_iter()
+        .map(|i| (i, person_id(source, i)))
+        .collect();
+        let mut seen = std::collections::HashSet::new();
+        let people = identities
+            .iter()
+            .filter(|(_, pid)| seen.insert(pid.clone()))
+            .map(|(i, pid)| (pid.clone(), i.name.as_deref(), i.email.as_deref()))
+            .collect();
+        let groups = newest(
+            records.iter().filter_map(|r| match r {
+                Record::Group(g) => Some(g),
+                _ => None,
+            }),
+            |g| g.group_id.clone(),
+            |g| g.updated_at,
+        );
+        Batch {
+            tickets,
+            metrics,
+            identities,
+            people,
+            groups,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.tickets.len() + self.metrics.len() + self.identities.len() + self.groups.len()
+    }
+}
+
+/// Removes the password from a URL before it is shown.
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Tables `okno status` and the quick start count.
+pub const COUNTED_TABLES: &[&str] = &[
+    "ticket",
+    "ticket_metric",
+    "person",
+    "person_identity",
+    "work_group",
+];
+
+impl Store {
+    /// Opens the store at `url`: `sqlite://path` (created with its directory if missing) or
+    /// `postgres://...`. Does not migrate; call [`Store::migrate`].
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreError> {
+        let shown = redact(url);
+        let pool = if url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(url).map_err(|e| StoreError::BadUrl {
+                url: shown.clone(),
+                reason: e.to_string(),
+            })?;
+            let file = opts.get_filename().to_path_buf();
+            if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                    path: dir.display().to_string(),
+                    source,
+                })?;
+            }
+            Pool::Sqlite(
+                SqlitePoolOptions::new()
+                    .max_connections(max_connections.max(1))
+                    .connect_with(sqlite_options(opts))
+                    .await
+                    .map_err(|source| StoreError::Connect {
+                        url: shown.clone(),
+                        source,
+                    })?,
+            )
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let opts = PgConnectOptions::from_str(url).map_err(|e| StoreError::BadUrl {
+                url: shown.clone(),
+                reason: e.to_string(),
+            })?;
+            Self::pg_pool(opts, max_connections, &shown).await?
+        } else {
+            return Err(StoreError::BadUrl {
+                url: shown,
+                reason: "the scheme must be sqlite: or postgres:".into(),
+            });
+        };
+        Ok(Store {
+            pool,
+            url: shown,
+            faults: Arc::default(),
+        })
+    }
+
+    /// Opens a PostgreSQL store from options (tests use this to pick a schema per test).
+    pub async fn connect_postgres(
+        opts: PgConnectOptions,
+        max_connections: u32,
+    ) -> Result<Store, StoreError> {
+        let shown = format!(
+            "postgres://{}:{}/{}",
+            opts.get_host(),
+            opts.get_port(),
+            opts.get_database().unwrap_or("")
+        );
+        let pool = Self::pg_pool(opts, max_connections, &shown).await?;
+        Ok(Store {
+            pool,
+            url: shown,
+            faults: Arc::default(),
+        })
+    }
+
+    async fn pg_pool(
+        opts: PgConnectOptions,
+        max_connections: u32,
+        shown: &str,
+    ) -> Result<Pool, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(2))
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(opts)
+            .await
+            .map_err(|source| StoreError::Connect {
+                url: shown.to_string(),
+                source,
+            })?;
+        Ok(Pool::Postgres(pool))
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// The URL with any password removed, for messages.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    /// Applies pending migrations of this backend's folder.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match &self.pool {
+            Pool::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await?,
+            Pool::Postgres(p) => POSTGRES_MIGRATIONS.run(p).await?,
+        }
+        Ok(())
+    }
+
+    /// Whether every migration this binary knows is applied (for readiness).
+    pub async fn migrations_current(&self) -> Result<bool, StoreError> {
+        let (applied, known): (i64, usize) = match &self.pool {
+            Pool::Sqlite(p) => (
+                sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+                    .fetch_one(p)
+                    .await?,
+                SQLITE_MIGRATIONS.iter().count(),
+            ),
+            Pool::Postgres(p) => (
+                sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+                    .fetch_one(p)
+                    .await?,
+                POSTGRES_MIGRATIONS.iter().count(),
+            ),
+        };
+        Ok(applied as usize == known)
+    }
+
+    /// Writes a page of records and the stream's new cursor in one transaction. Returns the
+    /// number of rows inserted or changed (an unchanged or older record changes nothing).
+    pub async fn commit_page(
+        &self,
+        source: &str,
+        stream: &str,
+        records: &[Record],
+        cursor: Option<&Cursor>,
+    ) -> Result<u64, StoreError> {
+        let batch = Batch::new(source, records);
+        let now = Utc::now();
+        let fail = self.faults.fail_before_cursor.swap(false, Ordering::SeqCst);
+        let written = match &self.pool {
+            Pool::Sqlite(p) => {
+                let mut tx = sqlite_q::begin(p).await?;
+                let n = sqlite_q::write_batch(&mut tx, source, &batch, now).await?;
+                if fail {
+                    return Err(StoreError::Injected);
+                }
+                sqlite_q::write_cursor(&mut tx, source, stream, cursor, now).await?;
+                tx.commit().await?;
+                n
+            }
+            Pool::Postgres(p) => {
+                let mut tx = pg_q::begin(p).await?;
+                let n = pg_q::write_batch(&mut tx, source, &batch, now).await?;
+                if fail {
+                    return Err(StoreError::Injected);
+                }
+                pg_q::write_cursor(&mut tx, source, stream, cursor, now).await?;
+                tx.commit().await?;
+                n
+            }
+        };
+        tracing::trace!(source, stream, records = batch.len(), written, "page committed");
+        Ok(written)
+    }
+
+    /// Forgets a stream's cursor, so its next run starts from `start_date` (`sync --full`).
+    pub async fn reset_cursor(&self, source: &str, stream: &str) -> Result<(), StoreError> {
+        let now = Utc::now();
+        match &self.pool {
+            Pool::Sqlite(p) => {
+                let mut tx = sqlite_q::begin(p).await?;
+                sqlite_q::write_cursor(&mut tx, source, stream, None, now).await?;
+                tx.commit().await?;
+            }
+            Pool::Postgres(p) => {
+                let mut tx = pg_q::begin(p).await?;
+                pg_q::write_cursor(&mut tx, source, stream, None, now).await?;
+                tx.commit().await?;
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn load_cursor(&self, source: &str, stream: &str) -> Result<Option<Cursor>, StoreError> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::load_cursor(p, source, stream).await?,
+            Pool::Postgres(p) => pg_q::load_cursor(p, source, stream).await?,
+        })
+    }
+
+    pub async fn start_run(&self, source: &str, stream: &str, trigger: &str) -> Result<i64, StoreError> {
+        let now = Utc::now();
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::start_run(p, source, stream, trigger, now).await?,
+            Pool::Postgres(p) => pg_q::start_run(p, source, stream, trigger, now).await?,
+        })
+    }
+
+    pub async fn finish_run(&self, run_id: i64, outcome: &RunOutcome) -> Result<(), StoreError> {
+        let now = Utc::now();
+        match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::finish_run(p, run_id, outcome, now).await?,
+            Pool::Postgres(p) => pg_q::finish_run(p, run_id, outcome, now).await?,
+        }
+        Ok(())
+    }
+
+    /// Marks runs left `running` by a process that died as `interrupted`. Called at start by the
+    /// only process allowed on this store.
+    pub async fn mark_interrupted_runs(&self) -> Result<u64, StoreError> {
+        let now = Utc::now();
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::mark_interrupted(p, now).await?,
+            Pool::Postgres(p) => pg_q::mark_interrupted(p, now).await?,
+        })
+    }
+
+    /// The latest run of every stream (of one source when given).
+    pub async fn latest_runs(&self, source: Option<&str>) -> Result<Vec<RunRow>, StoreError> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::latest_runs(p, source).await?,
+            Pool::Postgres(p) => pg_q::latest_runs(p, source).await?,
+        })
+    }
+
+    pub async fn states(&self) -> Result<Vec<StateRow>, StoreError> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::states(p).await?,
+            Pool::Postgres(p) => pg_q::states(p).await?,
+        })
+    }
+
+    /// Row counts of the normalised tables, in [`COUNTED_TABLES`] order.
+    pub async fn table_counts(&self) -> Result<Vec<(&'static str, i64)>, StoreError> {
+        let mut out = Vec::new();
+        for table in COUNTED_TABLES {
+            let n = match &self.pool {
+                Pool::Sqlite(p) => sqlite_q::count_rows(p, table).await?,
+                Pool::Postgres(p) => pg_q::count_rows(p, table).await?,
+            };
+            out.push((*table, n));
+        }
+        Ok(out)
+    }
+
+    /// Column names per table as the database reports them (for the migration-parity test).
+    pub async fn schema(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let mut cols: Vec<(String, String)> = match &self.pool {
+            Pool::Sqlite(p) => sqlx::query_as(
+                "SELECT m.name, c.name FROM sqlite_master m, pragma_table_info(m.name) c \
+                 WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '_sqlx%'",
+            )
+            .fetch_all(p)
+            .await?,
+            Pool::Postgres(p) => sqlx::query_as(
+                "SELECT table_name::text, column_name::text FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND table_name NOT LIKE '_sqlx%'",
+            )
+            .fetch_all(p)
+            .await?,
+        };
+        cols.sort();
+        Ok(cols)
+    }
+
+    /// Closes the pools, waiting for connections to finish (SQLite checkpoints its WAL).
+    pub async fn close(&self) {
+        match &self.pool {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+fn sqlite_options(opts: SqliteConnectOptions) -> SqliteConnectOptions {
+    opts.create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        // NORMAL in WAL mode keeps the database consistent on power loss and may lose only the
+        // last commits; those are re-fetched from the vendor because their cursor was lost too.
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(10))
+        .foreign_keys(true)
+}

@@ -1,0 +1,371 @@
+//! SQL shared by both backends. The statements are the same text on SQLite and PostgreSQL
+//! (`$n` placeholders, `ON CONFLICT ... DO UPDATE`, `RETURNING`); only the sqlx database type
+//! differs, so the bodies are written once and instantiated per backend by `define_queries!`.
+
+/// Rows per multi-row statement. 17 columns × 500 rows stays under SQLite's 32,766 and
+/// PostgreSQL's 65,535 bind parameters, and one fixed size keeps the statement cache warm.
+pub(super) const CHUNK: usize = 500;
+
+macro_rules! define_queries {
+    ($db:ty, $begin:expr) => {
+        use chrono::{DateTime, Utc};
+        use okno_connector::{Cursor, Group, Identity, Ticket, TicketMetrics};
+        use sqlx::types::Json;
+        use sqlx::{Pool, QueryBuilder, Row, Transaction};
+
+        use super::queries::CHUNK;
+        use super::{Batch, RunOutcome, RunRow, StateRow};
+
+        type Tx = Transaction<'static, $db>;
+
+        pub(super) async fn begin(pool: &Pool<$db>) -> Result<Tx, sqlx::Error> {
+            pool.begin_with($begin).await
+        }
+
+        pub(super) async fn write_batch(
+            tx: &mut Tx,
+            source: &str,
+            batch: &Batch<'_>,
+            now: DateTime<Utc>,
+        ) -> Result<u64, sqlx::Error> {
+            let mut n = 0;
+            for chunk in batch.tickets.chunks(CHUNK) {
+                n += upsert_tickets(tx, source, chunk, now).await?;
+            }
+            for chunk in batch.metrics.chunks(CHUNK) {
+                n += upsert_metrics(tx, source, chunk, now).await?;
+            }
+            for chunk in batch.identities.chunks(CHUNK) {
+                n += upsert_identities(tx, source, chunk, now).await?;
+            }
+            for chunk in batch.people.chunks(CHUNK) {
+                upsert_people(tx, chunk, now).await?;
+            }
+            for chunk in batch.groups.chunks(CHUNK) {
+                n += upsert_groups(tx, source, chunk, now).await?;
+            }
+            Ok(n)
+        }
+
+        async fn upsert_tickets(
+            tx: &mut Tx,
+            source: &str,
+            rows: &[&Ticket],
+            now: DateTime<Utc>,
+        ) -> Result<u64, sqlx::Error> {
+            let mut q: QueryBuilder<$db> = QueryBuilder::new(
+                "INSERT INTO ticket (source, ticket_id, subject, status, priority, ticket_type, \
+                 channel, requester_id, assignee_id, group_id, organization_id, tags, created_at, \
+                 updated_at, deleted_at, raw, synced_at) ",
+            );
+            q.push_values(rows, |mut b, t| {
+                b.push_bind(source)
+                    .push_bind(&t.ticket_id)
+                    .push_bind(&t.subject)
+                    .push_bind(&t.status)
+                    .push_bind(&t.priority)
+                    .push_bind(&t.ticket_type)
+                    .push_bind(&t.channel)
+                    .push_bind(&t.requester_id)
+                    .push_bind(&t.assignee_id)
+                    .push_bind(&t.group_id)
+                    .push_bind(&t.organization_id)
+                    .push_bind(Json(&t.tags))
+                    .push_bind(t.created_at)
+                    .push_bind(t.updated_at)
+                    .push_bind(t.deleted_at)
+                    .push_bind(Json(&*t.raw))
+                    .push_bind(now);
+            });
+            // An older version (a late webhook, an overlapping window) never overwrites a newer one.
+            q.push(
+                " ON CONFLICT (source, ticket_id) DO UPDATE SET subject = excluded.subject, \
+                 status = excluded.status, priority = excluded.priority, \
+                 ticket_type = excluded.ticket_type, channel = excluded.channel, \
+                 requester_id = excluded.requester_id, assignee_id = excluded.assignee_id, \
+                 group_id = excluded.group_id, organization_id = excluded.organization_id, \
+                 tags = excluded.tags, created_at = excluded.created_at, \
+                 updated_at = excluded.updated_at, deleted_at = excluded.deleted_at, \
+                 raw = excluded.raw, synced_at = excluded.synced_at \
+                 WHERE excluded.updated_at >= ticket.updated_at",
+            );
+            Ok(q.build().persistent(true).execute(&mut **tx).await?.rows_affected())
+        }
+
+        async fn upsert_metrics(
+            tx: &mut Tx,
+            source: &str,
+            rows: &[&TicketMetrics],
+            now: DateTime<Utc>,
+        ) -> Result<u64, sqlx::Error> {
+            let mut q: QueryBuilder<$db> = QueryBuilder::new(
+                "INSERT INTO ticket_metric (source, ticket_id, created_at, updated_at, \
+                 assigned_at, solved_at, reply_minutes_calendar, reply_minutes_business, \
+                 resolution_minutes_calendar, resolution_minutes_business, reopens, replies, \
+                 raw, synced_at) ",
+            );
+            q.push_values(rows, |mut b, m| {
+                b.push_bind(source)
+                    .push_bind(&m.ticket_id)
+                    .push_bind(m.created_at)
+                    .push_bind(m.updated_at)
+                    .push_bind(m.assigned_at)
+                    .push_bind(m.solved_at)
+                    .push_bind(m.reply_minutes_calendar)
+                    .push_bind(m.reply_minutes_business)
+                    .push_bind(m.resolution_minutes_calendar)
+                    .push_bind(m.resolution_minutes_business)
+                    .push_bind(m.reopens)
+                    .push_bind(m.replies)
+                    .push_bind(Json(&*m.raw))
+                    .push_bind(now);
+            });
+            q.push(
+                " ON CONFLICT (source, ticket_id) DO UPDATE SET created_at = excluded.created_at, \
+                 updated_at = excluded.updated_at, assigned_at = excluded.assigned_at, \
+                 solved_at = excluded.solved_at, \
+                 reply_minutes_calendar = excluded.reply_minutes_calendar, \
+                 reply_minutes_business = excluded.reply_minutes_business, \
+                 resolution_minutes_calendar = excluded.resolution_minutes_calendar, \
+                 resolution_minutes_business = excluded.resolution_minutes_business, \
+                 reopens = excluded.reopens, replies = excluded.replies, raw = excluded.raw, \
+                 synced_at = excluded.synced_at \
+                 WHERE excluded.updated_at >= ticket_metric.updated_at",
+            );
+            Ok(q.build().persistent(true).execute(&mut **tx).await?.rows_affected())
+        }
+
+        async fn upsert_identities(
+            tx: &mut Tx,
+            source: &str,
+            rows: &[(&Identity, String)],
+            now: DateTime<Utc>,
+        ) -> Result<u64, sqlx::Error> {
+            let mut q: QueryBuilder<$db> = QueryBuilder::new(
+                "INSERT INTO person_identity (source, user_id, person_id, name, email, role, \
+                 active, updated_at, raw, synced_at) ",
+            );
+            q.push_values(rows, |mut b, (i, person_id)| {
+                b.push_bind(source)
+                    .push_bind(&i.user_id)
+                    .push_bind(person_id)
+                    .push_bind(&i.name)
+                    .push_bind(&i.email)
+                    .push_bind(&i.role)
+                    .push_bind(i.active)
+                    .push_bind(i.updated_at)
+                    .push_bind(Json(&*i.raw))
+                    .push_bind(now);
+            });
+            q.push(
+                " ON CONFLICT (source, user_id) DO UPDATE SET person_id = excluded.person_id, \
+                 name = excluded.name, email = excluded.email, role = excluded.role, \
+                 active = excluded.active, updated_at = excluded.updated_at, raw = excluded.raw, \
+                 synced_at = excluded.synced_at \
+                 WHERE excluded.updated_at >= person_identity.updated_at",
+            );
+            Ok(q.build().persistent(true).execute(&mut **tx).await?.rows_affected())
+        }
+
+        async fn upsert_people(
+            tx: &mut Tx,
+            rows: &[(String, Option<&str>, Option<&str>)],
+            now: DateTime<Utc>,
+        ) -> Result<u64, sqlx::Error> {
+            let mut q: QueryBuilder<$db> =
+                QueryBuilder::new("INSERT INTO person (person_id, display_name, email, updated_at) ");
+            q.push_values(rows, |mut b, (id, name, email)| {
+                b.push_bind(id).push_bind(*name).push_bind(*email).push_bind(now);
+            });
+            // A tool that knows no name does not erase the one another tool gave.
+            q.push(
+                " ON CONFLICT (person_id) DO UPDATE SET \
+                 display_name = COALESCE(excluded.display_name, person.display_name), \
+                 email = COALESCE(excluded.email, person.email), updated_at = excluded.updated_at",
+            );
+            Ok(q.build().persistent(true).execute(&mut **tx).await?.rows_affected())
+        }
+
+        async fn upsert_groups(
+            tx: &mut Tx,
+            source: &str,
+            rows: &[&Group],
+            now: DateTime<Utc>,
+        ) -> Result<u64, sqlx::Error> {
+            let mut q: QueryBuilder<$db> = QueryBuilder::new(
+                "INSERT INTO work_group (source, group_id, name, deleted, updated_at, raw, synced_at) ",
+            );
+            q.push_values(rows, |mut b, g| {
+                b.push_bind(source)
+                    .push_bind(&g.group_id)
+                    .push_bind(&g.name)
+                    .push_bind(g.deleted)
+                    .push_bind(g.updated_at)
+                    .push_bind(Json(&*g.raw))
+                    .push_bind(now);
+            });
+            q.push(
+                " ON CONFLICT (source, group_id) DO UPDATE SET name = excluded.name, \
+                 deleted = excluded.deleted, updated_at = excluded.updated_at, raw = excluded.raw, \
+                 synced_at = excluded.synced_at \
+                 WHERE excluded.updated_at >= work_group.updated_at",
+            );
+            Ok(q.build().persistent(true).execute(&mut **tx).await?.rows_affected())
+        }
+
+        pub(super) async fn write_cursor(
+            tx: &mut Tx,
+            source: &str,
+            stream: &str,
+            cursor: Option<&Cursor>,
+            now: DateTime<Utc>,
+        ) -> Result<(), sqlx::Error> {
+            sqlx::query(
+                "INSERT INTO sync_state (source, stream, cursor, updated_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (source, stream) DO UPDATE SET cursor = excluded.cursor, \
+                 updated_at = excluded.updated_at",
+            )
+            .bind(source)
+            .bind(stream)
+            .bind(cursor.map(|c| Json(&c.0)))
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+            Ok(())
+        }
+
+        pub(super) async fn load_cursor(
+            pool: &Pool<$db>,
+            source: &str,
+            stream: &str,
+        ) -> Result<Option<Cursor>, sqlx::Error> {
+            let row = sqlx::query("SELECT cursor FROM sync_state WHERE source = $1 AND stream = $2")
+                .bind(source)
+                .bind(stream)
+                .fetch_optional(pool)
+                .await?;
+            Ok(match row {
+                Some(r) => r
+                    .try_get::<Option<Json<serde_json::Value>>, _>("cursor")?
+                    .map(|j| Cursor(j.0)),
+                None => None,
+            })
+        }
+
+        pub(super) async fn start_run(
+            pool: &Pool<$db>,
+            source: &str,
+            stream: &str,
+            trigger: &str,
+            now: DateTime<Utc>,
+        ) -> Result<i64, sqlx::Error> {
+            let row = sqlx::query(
+                "INSERT INTO sync_run (source, stream, trigger, started_at, status) \
+                 VALUES ($1, $2, $3, $4, 'running') RETURNING run_id",
+            )
+            .bind(source)
+            .bind(stream)
+            .bind(trigger)
+            .bind(now)
+            .fetch_one(pool)
+            .await?;
+            row.try_get("run_id")
+        }
+
+        pub(super) async fn finish_run(
+            pool: &Pool<$db>,
+            run_id: i64,
+            outcome: &RunOutcome,
+            now: DateTime<Utc>,
+        ) -> Result<(), sqlx::Error> {
+            sqlx::query(
+                "UPDATE sync_run SET finished_at = $1, pages = $2, records = $3, status = $4, \
+                 error = $5 WHERE run_id = $6",
+            )
+            .bind(now)
+            .bind(outcome.pages as i64)
+            .bind(outcome.records as i64)
+            .bind(outcome.status.as_str())
+            .bind(&outcome.error)
+            .bind(run_id)
+            .execute(pool)
+            .await?;
+            Ok(())
+        }
+
+        pub(super) async fn mark_interrupted(
+            pool: &Pool<$db>,
+            now: DateTime<Utc>,
+        ) -> Result<u64, sqlx::Error> {
+            Ok(sqlx::query(
+                "UPDATE sync_run SET status = 'interrupted', finished_at = $1, \
+                 error = 'the process stopped before the run finished' WHERE status = 'running'",
+            )
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected())
+        }
+
+        pub(super) async fn states(pool: &Pool<$db>) -> Result<Vec<StateRow>, sqlx::Error> {
+            let rows = sqlx::query(
+                "SELECT source, stream, cursor IS NOT NULL AS has_cursor, updated_at \
+                 FROM sync_state ORDER BY source, stream",
+            )
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(StateRow {
+                        source: r.try_get("source")?,
+                        stream: r.try_get("stream")?,
+                        has_cursor: r.try_get("has_cursor")?,
+                        updated_at: r.try_get("updated_at")?,
+                    })
+                })
+                .collect()
+        }
+
+        pub(super) async fn latest_runs(
+            pool: &Pool<$db>,
+            source: Option<&str>,
+        ) -> Result<Vec<RunRow>, sqlx::Error> {
+            let rows = sqlx::query(
+                "SELECT r.run_id, r.source, r.stream, r.trigger, r.started_at, r.finished_at, \
+                 r.pages, r.records, r.status, r.error FROM sync_run r \
+                 WHERE r.run_id = (SELECT MAX(l.run_id) FROM sync_run l \
+                                   WHERE l.source = r.source AND l.stream = r.stream) \
+                 AND ($1 IS NULL OR r.source = $1) ORDER BY r.source, r.stream",
+            )
+            .bind(source)
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(RunRow {
+                        run_id: r.try_get("run_id")?,
+                        source: r.try_get("source")?,
+                        stream: r.try_get("stream")?,
+                        trigger: r.try_get("trigger")?,
+                        started_at: r.try_get("started_at")?,
+                        finished_at: r.try_get("finished_at")?,
+                        pages: r.try_get("pages")?,
+                        records: r.try_get("records")?,
+                        status: r.try_get("status")?,
+                        error: r.try_get("error")?,
+                    })
+                })
+                .collect()
+        }
+
+        pub(super) async fn count_rows(pool: &Pool<$db>, table: &str) -> Result<i64, sqlx::Error> {
+            // `table` comes from the fixed list in `Store::table_counts`, never from input.
+            sqlx::query(&format!("SELECT COUNT(*) AS n FROM {table}"))
+                .fetch_one(pool)
+                .await?
+                .try_get("n")
+        }
+    };
+}
+
+pub(super) use define_queries;

@@ -1,0 +1,287 @@
+//! The sync engine: owns the page loop, the schedule and shutdown.
+//!
+//! For one stream a run is: load the committed cursor, then repeatedly ask the connector for the
+//! next page and commit the page together with its cursor, until the connector says the stream
+//! is exhausted, a page fails, or shutdown is requested. Shutdown is honoured only between
+//! commits (an in-flight fetch is dropped, which loses nothing), so the committed cursor always
+//! matches the committed records. Every run leaves a `sync_run` row.
+
+mod scheduler;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use okno_connector::{Cursor, PageRequest};
+use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Instance;
+use crate::store::{RunOutcome, RunStatus, Store, StoreError};
+
+pub use scheduler::{is_due, run_due_once, run_scheduler};
+
+/// What started a run, recorded in `sync_run.trigger`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    Schedule,
+    Once,
+    Manual,
+}
+
+impl Trigger {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Trigger::Schedule => "schedule",
+            Trigger::Once => "once",
+            Trigger::Manual => "manual",
+        }
+    }
+}
+
+/// Receives progress of a run, page by page (a progress bar, log lines, or nothing).
+pub trait Progress: Send + Sync {
+    fn started(&self, _instance: &str, _stream: &str) {}
+    fn page(&self, instance: &str, stream: &str, pages: u64, records: u64);
+    fn finished(&self, _instance: &str, _summary: &RunSummary) {}
+}
+
+/// Logs a line per page at debug level and nothing else.
+pub struct QuietProgress;
+
+impl Progress for QuietProgress {
+    fn page(&self, instance: &str, stream: &str, pages: u64, records: u64) {
+        tracing::debug!(instance, stream, pages, records, "page committed");
+    }
+}
+
+/// The result of one stream's run.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    pub run_id: i64,
+    pub stream: String,
+    pub pages: u64,
+    /// Records received from the vendor.
+    pub records: u64,
+    /// Rows inserted or changed in the store.
+    pub written: u64,
+    pub status: RunStatus,
+    pub error: Option<String>,
+}
+
+/// Errors that stop the engine itself (the store is unreachable); vendor failures are recorded
+/// in the run instead.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{instance} has no stream {stream:?}")]
+    UnknownStream { instance: String, stream: String },
+}
+
+/// Serialises runs of the same instance inside this process.
+#[derive(Default, Clone)]
+pub struct InstanceLocks {
+    locks: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<Mutex<()>>>>>,
+}
+
+impl InstanceLocks {
+    fn get(&self, id: &str) -> Arc<Mutex<()>> {
+        let mut map = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(id.to_string()).or_default().clone()
+    }
+}
+
+/// Options of one run.
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions {
+    /// Forget the committed cursor first and start again from `start_date`.
+    pub full: bool,
+    pub trigger: Trigger,
+}
+
+/// Runs the given streams of an instance one after another (all configured streams when
+/// `streams` is empty). A failing stream does not stop the others.
+pub async fn sync_instance(
+    store: &Store,
+    instance: &Instance,
+    streams: &[String],
+    opts: RunOptions,
+    locks: &InstanceLocks,
+    shutdown: &CancellationToken,
+    progress: &dyn Progress,
+) -> Result<Vec<RunSummary>, SyncError> {
+    let lock = locks.get(&instance.id);
+    let _guard = lock.lock().await;
+    let streams = if streams.is_empty() {
+        instance.streams.clone()
+    } else {
+        streams.to_vec()
+    };
+    let mut out = Vec::new();
+    for stream in &streams {
+        if shutdown.is_cancelled() {
+            break;
+        }
+        let summary = sync_stream(store, instance, stream, opts, shutdown, progress).await?;
+        out.push(summary);
+    }
+    Ok(out)
+}
+
+/// Runs one stream to its end (or to the first failure, or to shutdown).
+pub async fn sync_stream(
+    store: &Store,
+    instance: &Instance,
+    stream: &str,
+    opts: RunOptions,
+    shutdown: &CancellationToken,
+    progress: &dyn Progress,
+) -> Result<RunSummary, SyncError> {
+    if instance.kind.stream(stream).is_none() {
+        return Err(SyncError::UnknownStream {
+            instance: instance.id.clone(),
+            stream: stream.to_string(),
+        });
+    }
+    let source = instance.id.as_str();
+    if opts.full {
+        store.reset_cursor(source, stream).await?;
+    }
+    let run_id = store.start_run(source, stream, opts.trigger.as_str()).await?;
+    let span = tracing::info_span!("sync", instance = source, stream, run_id);
+    let _enter = span.enter();
+    progress.started(source, stream);
+    let started = tokio::time::Instant::now();
+
+    let mut cursor = store.load_cursor(source, stream).await?;
+    let mut outcome = RunOutcome {
+        pages: 0,
+        records: 0,
+        status: RunStatus::Succeeded,
+        error: None,
+    };
+    let mut written = 0u64;
+    let result = page_loop(
+        store,
+        instance,
+        stream,
+        &mut cursor,
+        shutdown,
+        progress,
+        &mut outcome,
+        &mut written,
+    )
+    .await;
+    if let Err(e) = result {
+        // A store failure mid-run: record it if the store still answers, then report it.
+        outcome.status = RunStatus::Failed;
+        outcome.error = Some(e.to_string());
+        let _ = store.finish_run(run_id, &outcome).await;
+        return Err(e.into());
+    }
+    store.finish_run(run_id, &outcome).await?;
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    match outcome.status {
+        RunStatus::Failed => tracing::warn!(
+            pages = outcome.pages,
+            records = outcome.records,
+            elapsed_ms,
+            error = outcome.error.as_deref().unwrap_or(""),
+            "sync failed; the committed cursor is kept and the next run resumes from it"
+        ),
+        _ => tracing::info!(
+            pages = outcome.pages,
+            records = outcome.records,
+            written,
+            elapsed_ms,
+            status = outcome.status.as_str(),
+            "sync finished"
+        ),
+    }
+    let summary = RunSummary {
+        run_id,
+        stream: stream.to_string(),
+        pages: outcome.pages,
+        records: outcome.records,
+        written,
+        status: outcome.status,
+        error: outcome.error,
+    };
+    progress.finished(source, &summary);
+    Ok(summary)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn page_loop(
+    store: &Store,
+    instance: &Instance,
+    stream: &str,
+    cursor: &mut Option<Cursor>,
+    shutdown: &CancellationToken,
+    progress: &dyn Progress,
+    outcome: &mut RunOutcome,
+    written: &mut u64,
+) -> Result<(), StoreError> {
+    let source = instance.id.as_str();
+    loop {
+        if shutdown.is_cancelled() {
+            outcome.status = RunStatus::Cancelled;
+            return Ok(());
+        }
+        let request = PageRequest {
+            stream,
+            cursor: cursor.as_ref(),
+            start: instance.start,
+        };
+        let fetched = tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => {
+                outcome.status = RunStatus::Cancelled;
+                return Ok(());
+            }
+            page = instance.connector.fetch_page(request) => page,
+        };
+        let page = match fetched {
+            Ok(p) => p,
+            Err(e) => {
+                outcome.status = RunStatus::Failed;
+                outcome.error = Some(format!("[{}] {e}", e.class()));
+                return Ok(());
+            }
+        };
+        let stalled = page.has_more && page.records.is_empty() && page.next == *cursor;
+        *written += store
+            .commit_page(source, stream, &page.records, page.next.as_ref())
+            .await?;
+        outcome.pages += 1;
+        outcome.records += page.records.len() as u64;
+        progress.page(source, stream, outcome.pages, outcome.records);
+        *cursor = page.next;
+        if stalled {
+            outcome.status = RunStatus::Failed;
+            outcome.error = Some(
+                "the connector returned an empty page with an unchanged cursor and more to come; stopping to avoid a loop".into(),
+            );
+            return Ok(());
+        }
+        if !page.has_more {
+            return Ok(());
+        }
+    }
+}
+
+/// When a run of this instance last started, per stream; `None` for a stream never run.
+pub async fn last_started(
+    store: &Store,
+    instance: &Instance,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let runs = store.latest_runs(Some(&instance.id)).await?;
+    let mut oldest: Option<DateTime<Utc>> = None;
+    for stream in &instance.streams {
+        match runs.iter().find(|r| &r.stream == stream) {
+            None => return Ok(None),
+            Some(r) => oldest = Some(oldest.map_or(r.started_at, |o| o.min(r.started_at))),
+        }
+    }
+    Ok(oldest)
+}

@@ -1,0 +1,121 @@
+//! Cron scheduling: one task per enabled instance, runs of an instance never overlap.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use tokio_util::sync::CancellationToken;
+
+use super::{last_started, sync_instance, InstanceLocks, Progress, RunOptions, RunSummary, SyncError, Trigger};
+use crate::config::{Config, Instance};
+use crate::store::Store;
+
+/// Whether an instance is due: never run, or a scheduled time passed since its last run began.
+pub fn is_due(schedule: &cron::Schedule, last: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+    match last {
+        None => true,
+        Some(last) => schedule.after(&last).next().is_some_and(|t| t <= now),
+    }
+}
+
+/// Runs every due instance once, instances in parallel, and returns what ran (`okno run --once`).
+pub async fn run_due_once(
+    config: &Config,
+    store: &Store,
+    shutdown: &CancellationToken,
+    progress: &dyn Progress,
+) -> Result<Vec<(String, Vec<RunSummary>)>, SyncError> {
+    let locks = InstanceLocks::default();
+    let now = Utc::now();
+    let mut due = Vec::new();
+    for inst in config.connectors.iter().filter(|c| c.enabled) {
+        if is_due(&inst.schedule, last_started(store, inst).await?, now) {
+            due.push(inst);
+        } else {
+            tracing::info!(instance = %inst.id, "not due yet; skipped");
+        }
+    }
+    let runs = due.iter().map(|inst| async {
+        let opts = RunOptions {
+            full: false,
+            trigger: Trigger::Once,
+        };
+        let res = sync_instance(store, inst, &[], opts, &locks, shutdown, progress).await;
+        res.map(|r| (inst.id.clone(), r))
+    });
+    futures::future::join_all(runs).await.into_iter().collect()
+}
+
+/// The daemon's loop: one task per enabled instance, sleeping until its next cron time. A run
+/// missed while okno was down is made up at start. Returns when `shutdown` fires and every task
+/// has stopped between pages.
+pub async fn run_scheduler(
+    config: Arc<Config>,
+    store: Store,
+    shutdown: CancellationToken,
+    progress: Arc<dyn Progress>,
+) {
+    let locks = InstanceLocks::default();
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, inst) in config.connectors.iter().enumerate() {
+        if !inst.enabled {
+            tracing::info!(instance = %inst.id, "disabled; not scheduled");
+            continue;
+        }
+        let config = config.clone();
+        let store = store.clone();
+        let shutdown = shutdown.clone();
+        let progress = progress.clone();
+        let locks = locks.clone();
+        tasks.spawn(async move {
+            let inst = &config.connectors[index];
+            instance_loop(inst, &store, &locks, &shutdown, progress.as_ref()).await;
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+async fn instance_loop(
+    inst: &Instance,
+    store: &Store,
+    locks: &InstanceLocks,
+    shutdown: &CancellationToken,
+    progress: &dyn Progress,
+) {
+    let mut catch_up = true;
+    loop {
+        if catch_up {
+            catch_up = false;
+            let due = match last_started(store, inst).await {
+                Ok(last) => is_due(&inst.schedule, last, Utc::now()),
+                Err(e) => {
+                    tracing::error!(instance = %inst.id, error = %e, "cannot read run history");
+                    false
+                }
+            };
+            if !due {
+                continue;
+            }
+        } else {
+            let Some(next) = inst.schedule.upcoming(Utc).next() else {
+                tracing::warn!(instance = %inst.id, "schedule has no future times; instance idle");
+                return;
+            };
+            let wait = (next - Utc::now()).to_std().unwrap_or_default();
+            tracing::debug!(instance = %inst.id, next = %next, "sleeping until the next run");
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+        if shutdown.is_cancelled() {
+            return;
+        }
+        let opts = RunOptions {
+            full: false,
+            trigger: Trigger::Schedule,
+        };
+        if let Err(e) = sync_instance(store, inst, &[], opts, locks, shutdown, progress).await {
+            tracing::error!(instance = %inst.id, error = %e, "sync could not run");
+        }
+    }
+}
