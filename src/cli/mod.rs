@@ -27,7 +27,13 @@ use crate::sync::{self, InstanceLocks, RunOptions, RunSummary, Trigger};
 #[command(name = "okno", version, about, long_about)]
 pub struct Cli {
     /// The main configuration file.
-    #[arg(long, short, global = true, env = "OKNO_CONFIG", default_value = "config/okno.toml")]
+    #[arg(
+        long,
+        short,
+        global = true,
+        env = "OKNO_CONFIG",
+        default_value = "config/okno.toml"
+    )]
     pub config: PathBuf,
 
     #[command(subcommand)]
@@ -140,10 +146,16 @@ async fn open_store(config: &Config) -> anyhow::Result<Store> {
 fn connectors(only: Option<&str>) -> anyhow::Result<()> {
     if let Some(k) = only {
         if registry::find(k).is_none() {
-            bail!("unknown kind {k:?}; known kinds: {}", registry::names().join(", "));
+            bail!(
+                "unknown kind {k:?}; known kinds: {}",
+                registry::names().join(", ")
+            );
         }
     }
-    for kind in registry::KINDS.iter().filter(|k| only.is_none_or(|o| o == k.kind)) {
+    for kind in registry::KINDS
+        .iter()
+        .filter(|k| only.is_none_or(|o| o == k.kind))
+    {
         println!("{}: {}", kind.kind, kind.summary);
         println!("  streams:");
         for s in kind.streams {
@@ -163,7 +175,10 @@ fn connectors(only: Option<&str>) -> anyhow::Result<()> {
             } else {
                 format!(" [{}]", flags.join(", "))
             };
-            println!("    {:<16} {}{flags}; e.g. {} = {}", s.name, s.doc, s.name, s.example);
+            println!(
+                "    {:<16} {}{flags}; e.g. {} = {}",
+                s.name, s.doc, s.name, s.example
+            );
         }
         if !kind.rate_buckets.is_empty() {
             println!("  request budgets ([connector.rate_limit], requests per minute):");
@@ -192,7 +207,11 @@ async fn validate(path: &std::path::Path, online: bool) -> anyhow::Result<()> {
         "{}: ok ({} connector instance{}, store {})",
         path.display(),
         config.connectors.len(),
-        if config.connectors.len() == 1 { "" } else { "s" },
+        if config.connectors.len() == 1 {
+            ""
+        } else {
+            "s"
+        },
         config.store.url
     );
     if !online {
@@ -205,11 +224,19 @@ async fn validate(path: &std::path::Path, online: bool) -> anyhow::Result<()> {
             Ok(Ok(what)) => println!("  {} ({}): ok, {what}", inst.id, inst.kind.kind),
             Ok(Err(e)) => {
                 failed += 1;
-                println!("  {} ({}): FAILED [{}] {e}", inst.id, inst.kind.kind, e.class());
+                println!(
+                    "  {} ({}): FAILED [{}] {e}",
+                    inst.id,
+                    inst.kind.kind,
+                    e.class()
+                );
             }
             Err(_) => {
                 failed += 1;
-                println!("  {} ({}): FAILED, no answer within 60 s", inst.id, inst.kind.kind);
+                println!(
+                    "  {} ({}): FAILED, no answer within 60 s",
+                    inst.id, inst.kind.kind
+                );
             }
         }
     }
@@ -228,12 +255,21 @@ async fn sync_one(
 ) -> anyhow::Result<()> {
     let Some(inst) = config.instance(instance) else {
         let ids: Vec<&str> = config.connectors.iter().map(|c| c.id.as_str()).collect();
-        bail!("no connector instance {instance:?} in {}; configured: {}", config.path.display(), ids.join(", "));
+        bail!(
+            "no connector instance {instance:?} in {}; configured: {}",
+            config.path.display(),
+            ids.join(", ")
+        );
     };
     for s in streams {
         if inst.kind.stream(s).is_none() {
             let names: Vec<&str> = inst.kind.streams.iter().map(|s| s.name).collect();
-            bail!("{} ({}) has no stream {s:?}; streams: {}", inst.id, inst.kind.kind, names.join(", "));
+            bail!(
+                "{} ({}) has no stream {s:?}; streams: {}",
+                inst.id,
+                inst.kind.kind,
+                names.join(", ")
+            );
         }
     }
     let shutdown = CancellationToken::new();
@@ -244,8 +280,16 @@ async fn sync_one(
         trigger: Trigger::Manual,
     };
     let locks = InstanceLocks::default();
-    let runs = sync::sync_instance(store, inst, streams, opts, &locks, &shutdown, progress.as_ref())
-        .await?;
+    let runs = sync::sync_instance(
+        store,
+        inst,
+        streams,
+        opts,
+        &locks,
+        &shutdown,
+        progress.as_ref(),
+    )
+    .await?;
     print_runs(&inst.id, &runs);
     store.close().await;
     if runs.iter().any(|r| r.error.is_some()) {
@@ -257,7 +301,10 @@ async fn sync_one(
 async fn run_once(config: &Config, store: &Store) -> anyhow::Result<()> {
     let interrupted = store.mark_interrupted_runs().await?;
     if interrupted > 0 {
-        tracing::warn!(interrupted, "runs left unfinished by a stopped process were marked interrupted");
+        tracing::warn!(
+            interrupted,
+            "runs left unfinished by a stopped process were marked interrupted"
+        );
     }
     let shutdown = CancellationToken::new();
     spawn_signal_handler(shutdown.clone());
@@ -282,7 +329,10 @@ async fn run_once(config: &Config, store: &Store) -> anyhow::Result<()> {
 async fn daemon(config: Config, store: Store) -> anyhow::Result<()> {
     let interrupted = store.mark_interrupted_runs().await?;
     if interrupted > 0 {
-        tracing::warn!(interrupted, "runs left unfinished by a stopped process were marked interrupted");
+        tracing::warn!(
+            interrupted,
+            "runs left unfinished by a stopped process were marked interrupted"
+        );
     }
     let shutdown = CancellationToken::new();
     spawn_signal_handler(shutdown.clone());
@@ -336,8 +386,12 @@ async fn status(config: &Config, store: &Store, format: Format) -> anyhow::Resul
     let mut rows = Vec::new();
     for inst in &config.connectors {
         for stream in &inst.streams {
-            let run = runs.iter().find(|r| r.source == inst.id && &r.stream == stream);
-            let state = states.iter().find(|s| s.source == inst.id && &s.stream == stream);
+            let run = runs
+                .iter()
+                .find(|r| r.source == inst.id && &r.stream == stream);
+            let state = states
+                .iter()
+                .find(|s| s.source == inst.id && &s.stream == stream);
             rows.push(serde_json::json!({
                 "instance": inst.id,
                 "kind": inst.kind.kind,
@@ -368,8 +422,14 @@ async fn status(config: &Config, store: &Store, format: Format) -> anyhow::Resul
             .as_str()
             .map(|t| t.get(..19).unwrap_or(t).replace('T', " "))
             .unwrap_or_else(|| "never".into());
-        let age = r["cursor_age_secs"].as_i64().map(human_age).unwrap_or_else(|| "-".into());
-        let records = r["records"].as_i64().map(|n| n.to_string()).unwrap_or_else(|| "-".into());
+        let age = r["cursor_age_secs"]
+            .as_i64()
+            .map(human_age)
+            .unwrap_or_else(|| "-".into());
+        let records = r["records"]
+            .as_i64()
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| "-".into());
         let result = if r["enabled"].as_bool() == Some(false) {
             "disabled".to_string()
         } else {
@@ -377,7 +437,13 @@ async fn status(config: &Config, store: &Store, format: Format) -> anyhow::Resul
         };
         println!(
             "{:<14} {:<16} {:<20} {:<12} {:>9} {:>11}  {}",
-            s("instance"), s("stream"), started, result, records, age, s("error")
+            s("instance"),
+            s("stream"),
+            started,
+            result,
+            records,
+            age,
+            s("error")
         );
     }
     Ok(())

@@ -277,7 +277,10 @@ pub fn load_with_env(path: &Path, env: &[(String, String)]) -> Result<Loaded, Co
         issues.push(
             "",
             "file not found",
-            Some("pass --config PATH or set OKNO_CONFIG; config/okno.example.toml shows every key".into()),
+            Some(
+                "pass --config PATH or set OKNO_CONFIG; config/okno.example.toml shows every key"
+                    .into(),
+            ),
         );
         return Err(fail(issues));
     }
@@ -299,7 +302,11 @@ pub fn load_with_env(path: &Path, env: &[(String, String)]) -> Result<Loaded, Co
     let tree: serde_json::Value = match built.and_then(|c| c.try_deserialize()) {
         Ok(t) => t,
         Err(e) => {
-            issues.push("", e.to_string(), Some("check the TOML syntax at the line named".into()));
+            issues.push(
+                "",
+                e.to_string(),
+                Some("check the TOML syntax at the line named".into()),
+            );
             return Err(fail(issues));
         }
     };
@@ -311,7 +318,10 @@ pub fn load_with_env(path: &Path, env: &[(String, String)]) -> Result<Loaded, Co
     let root: RawRoot = section(&tree, "", ROOT_KEYS, &mut issues).unwrap_or_default();
 
     let store = StoreConfig {
-        url: root.store.url.unwrap_or_else(|| DEFAULT_STORE_URL.to_string()),
+        url: root
+            .store
+            .url
+            .unwrap_or_else(|| DEFAULT_STORE_URL.to_string()),
         max_connections: root.store.max_connections.unwrap_or(8),
     };
     if !(store.url.starts_with("sqlite:")
@@ -321,7 +331,9 @@ pub fn load_with_env(path: &Path, env: &[(String, String)]) -> Result<Loaded, Co
         issues.push(
             "store.url",
             "must start with sqlite: or postgres:",
-            Some(format!("e.g. url = \"{DEFAULT_STORE_URL}\" or \"postgres://okno@db/okno\"")),
+            Some(format!(
+                "e.g. url = \"{DEFAULT_STORE_URL}\" or \"postgres://okno@db/okno\""
+            )),
         );
     }
     let log = LogConfig {
@@ -332,7 +344,10 @@ pub fn load_with_env(path: &Path, env: &[(String, String)]) -> Result<Loaded, Co
         issues.push(
             "log.level",
             format!("{:?} is not a log filter", log.level),
-            Some("use error, warn, info, debug or trace, or a filter like \"okno=debug,info\"".into()),
+            Some(
+                "use error, warn, info, debug or trace, or a filter like \"okno=debug,info\""
+                    .into(),
+            ),
         );
     }
 
@@ -401,7 +416,11 @@ fn connector(
             Some(k) => format!("did you mean `{k}`? `okno connectors` lists every kind"),
             None => format!("known kinds: {}", names.join(", ")),
         };
-        issues.push(key("kind"), format!("unknown kind {:?}", raw.kind), Some(hint));
+        issues.push(
+            key("kind"),
+            format!("unknown kind {:?}", raw.kind),
+            Some(hint),
+        );
         return None;
     };
 
@@ -424,7 +443,10 @@ fn connector(
         Some(Ok(_)) | Some(Err(_)) => {
             issues.push(
                 key("base_url"),
-                format!("{:?} is not an http(s) URL", raw.base_url.unwrap_or_default()),
+                format!(
+                    "{:?} is not an http(s) URL",
+                    raw.base_url.unwrap_or_default()
+                ),
                 Some("e.g. base_url = \"https://support.example.com\"".into()),
             );
             None
@@ -455,7 +477,11 @@ fn connector(
             issues.push(
                 format!("{prefix}.streams[{j}]"),
                 format!("{} has no stream {s:?}", kind.kind),
-                Some(format!("streams of {}: {}", kind.kind, all_streams.join(", "))),
+                Some(format!(
+                    "streams of {}: {}",
+                    kind.kind,
+                    all_streams.join(", ")
+                )),
             );
         }
     }

@@ -99,7 +99,14 @@ pub(super) fn resolve_files(
 ) -> Value {
     let Value::Object(map) = settings else {
         if !settings.is_null() {
-            issues.push(prefix, "must be a table", Some(format!("write [connector.settings] with the keys of {}", kind.kind)));
+            issues.push(
+                prefix,
+                "must be a table",
+                Some(format!(
+                    "write [connector.settings] with the keys of {}",
+                    kind.kind
+                )),
+            );
         }
         return Value::Object(Map::new());
     };
@@ -143,7 +150,11 @@ pub(super) fn resolve_files(
             other => substitute_env(other, &key, env, issues),
         };
         if out.contains_key(&k) {
-            issues.push(key, format!("set both as {k} and {k}_file"), Some("keep one".into()));
+            issues.push(
+                key,
+                format!("set both as {k} and {k}_file"),
+                Some("keep one".into()),
+            );
             continue;
         }
         out.insert(k, v);

@@ -145,6 +145,17 @@ pub struct RunRow {
     pub error: Option<String>,
 }
 
+/// A stored ticket's main columns (for `okno` commands and tests).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredTicket {
+    pub ticket_id: String,
+    pub subject: Option<String>,
+    pub status: String,
+    pub assignee_id: Option<String>,
+    pub updated_at: DateTime<Utc>,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
 /// Where one stream's cursor stands.
 #[derive(Debug, Clone)]
 pub struct StateRow {
@@ -435,7 +446,13 @@ impl Store {
                 n
             }
         };
-        tracing::trace!(source, stream, records = batch.len(), written, "page committed");
+        tracing::trace!(
+            source,
+            stream,
+            records = batch.len(),
+            written,
+            "page committed"
+        );
         Ok(written)
     }
 
@@ -457,14 +474,23 @@ impl Store {
         Ok(())
     }
 
-    pub async fn load_cursor(&self, source: &str, stream: &str) -> Result<Option<Cursor>, StoreError> {
+    pub async fn load_cursor(
+        &self,
+        source: &str,
+        stream: &str,
+    ) -> Result<Option<Cursor>, StoreError> {
         Ok(match &self.pool {
             Pool::Sqlite(p) => sqlite_q::load_cursor(p, source, stream).await?,
             Pool::Postgres(p) => pg_q::load_cursor(p, source, stream).await?,
         })
     }
 
-    pub async fn start_run(&self, source: &str, stream: &str, trigger: &str) -> Result<i64, StoreError> {
+    pub async fn start_run(
+        &self,
+        source: &str,
+        stream: &str,
+        trigger: &str,
+    ) -> Result<i64, StoreError> {
         let now = Utc::now();
         Ok(match &self.pool {
             Pool::Sqlite(p) => sqlite_q::start_run(p, source, stream, trigger, now).await?,
@@ -503,6 +529,25 @@ impl Store {
         Ok(match &self.pool {
             Pool::Sqlite(p) => sqlite_q::states(p).await?,
             Pool::Postgres(p) => pg_q::states(p).await?,
+        })
+    }
+
+    pub async fn get_ticket(
+        &self,
+        source: &str,
+        ticket_id: &str,
+    ) -> Result<Option<StoredTicket>, StoreError> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::get_ticket(p, source, ticket_id).await?,
+            Pool::Postgres(p) => pg_q::get_ticket(p, source, ticket_id).await?,
+        })
+    }
+
+    /// Every ticket id of a source, sorted as text.
+    pub async fn ticket_ids(&self, source: &str) -> Result<Vec<String>, StoreError> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::ticket_ids(p, source).await?,
+            Pool::Postgres(p) => pg_q::ticket_ids(p, source).await?,
         })
     }
 

@@ -14,7 +14,7 @@ macro_rules! define_queries {
         use sqlx::{Pool, QueryBuilder, Row, Transaction};
 
         use super::queries::CHUNK;
-        use super::{Batch, RunOutcome, RunRow, StateRow};
+        use super::{Batch, RunOutcome, RunRow, StateRow, StoredTicket};
 
         type Tx = Transaction<'static, $db>;
 
@@ -77,7 +77,9 @@ macro_rules! define_queries {
                     .push_bind(Json(&*t.raw))
                     .push_bind(now);
             });
-            // An older version (a late webhook, an overlapping window) never overwrites a newer one.
+            // An older version (a late webhook, an overlapping window) never overwrites a newer one; the
+            // same version again changes nothing, so `rows_affected` counts real changes. A change
+            // within the vendor's timestamp precision still lands, because its body differs.
             q.push(
                 " ON CONFLICT (source, ticket_id) DO UPDATE SET subject = excluded.subject, \
                  status = excluded.status, priority = excluded.priority, \
@@ -87,7 +89,8 @@ macro_rules! define_queries {
                  tags = excluded.tags, created_at = excluded.created_at, \
                  updated_at = excluded.updated_at, deleted_at = excluded.deleted_at, \
                  raw = excluded.raw, synced_at = excluded.synced_at \
-                 WHERE excluded.updated_at >= ticket.updated_at",
+                 WHERE excluded.updated_at > ticket.updated_at \
+                 OR (excluded.updated_at = ticket.updated_at AND excluded.raw <> ticket.raw)",
             );
             Ok(q.build().persistent(true).execute(&mut **tx).await?.rows_affected())
         }
@@ -130,7 +133,8 @@ macro_rules! define_queries {
                  resolution_minutes_business = excluded.resolution_minutes_business, \
                  reopens = excluded.reopens, replies = excluded.replies, raw = excluded.raw, \
                  synced_at = excluded.synced_at \
-                 WHERE excluded.updated_at >= ticket_metric.updated_at",
+                 WHERE excluded.updated_at > ticket_metric.updated_at \
+                 OR (excluded.updated_at = ticket_metric.updated_at AND excluded.raw <> ticket_metric.raw)",
             );
             Ok(q.build().persistent(true).execute(&mut **tx).await?.rows_affected())
         }
@@ -162,7 +166,8 @@ macro_rules! define_queries {
                  name = excluded.name, email = excluded.email, role = excluded.role, \
                  active = excluded.active, updated_at = excluded.updated_at, raw = excluded.raw, \
                  synced_at = excluded.synced_at \
-                 WHERE excluded.updated_at >= person_identity.updated_at",
+                 WHERE excluded.updated_at > person_identity.updated_at \
+                 OR (excluded.updated_at = person_identity.updated_at AND excluded.raw <> person_identity.raw)",
             );
             Ok(q.build().persistent(true).execute(&mut **tx).await?.rows_affected())
         }
@@ -208,7 +213,8 @@ macro_rules! define_queries {
                 " ON CONFLICT (source, group_id) DO UPDATE SET name = excluded.name, \
                  deleted = excluded.deleted, updated_at = excluded.updated_at, raw = excluded.raw, \
                  synced_at = excluded.synced_at \
-                 WHERE excluded.updated_at >= work_group.updated_at",
+                 WHERE excluded.updated_at > work_group.updated_at \
+                 OR (excluded.updated_at = work_group.updated_at AND excluded.raw <> work_group.raw)",
             );
             Ok(q.build().persistent(true).execute(&mut **tx).await?.rows_affected())
         }
@@ -356,6 +362,42 @@ macro_rules! define_queries {
                     })
                 })
                 .collect()
+        }
+
+        pub(super) async fn get_ticket(
+            pool: &Pool<$db>,
+            source: &str,
+            ticket_id: &str,
+        ) -> Result<Option<StoredTicket>, sqlx::Error> {
+            let row = sqlx::query(
+                "SELECT ticket_id, subject, status, assignee_id, updated_at, deleted_at \
+                 FROM ticket WHERE source = $1 AND ticket_id = $2",
+            )
+            .bind(source)
+            .bind(ticket_id)
+            .fetch_optional(pool)
+            .await?;
+            row.map(|r| {
+                Ok(StoredTicket {
+                    ticket_id: r.try_get("ticket_id")?,
+                    subject: r.try_get("subject")?,
+                    status: r.try_get("status")?,
+                    assignee_id: r.try_get("assignee_id")?,
+                    updated_at: r.try_get("updated_at")?,
+                    deleted_at: r.try_get("deleted_at")?,
+                })
+            })
+            .transpose()
+        }
+
+        pub(super) async fn ticket_ids(
+            pool: &Pool<$db>,
+            source: &str,
+        ) -> Result<Vec<String>, sqlx::Error> {
+            sqlx::query_scalar("SELECT ticket_id FROM ticket WHERE source = $1 ORDER BY ticket_id")
+                .bind(source)
+                .fetch_all(pool)
+                .await
         }
 
         pub(super) async fn count_rows(pool: &Pool<$db>, table: &str) -> Result<i64, sqlx::Error> {

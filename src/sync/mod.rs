@@ -147,7 +147,9 @@ pub async fn sync_stream(
     if opts.full {
         store.reset_cursor(source, stream).await?;
     }
-    let run_id = store.start_run(source, stream, opts.trigger.as_str()).await?;
+    let run_id = store
+        .start_run(source, stream, opts.trigger.as_str())
+        .await?;
     let span = tracing::info_span!("sync", instance = source, stream, run_id);
     let _enter = span.enter();
     progress.started(source, stream);

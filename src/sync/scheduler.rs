@@ -5,7 +5,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
-use super::{last_started, sync_instance, InstanceLocks, Progress, RunOptions, RunSummary, SyncError, Trigger};
+use super::{
+    last_started, sync_instance, InstanceLocks, Progress, RunOptions, RunSummary, SyncError,
+    Trigger,
+};
 use crate::config::{Config, Instance};
 use crate::store::Store;
 

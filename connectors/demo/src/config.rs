@@ -1,6 +1,6 @@
 //! `[connector.settings]` of a demo instance. Every key is optional.
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use okno_connector::settings::parse;
 use okno_connector::{SettingSpec, SettingsError};
 use serde::Deserialize;
@@ -57,7 +57,7 @@ pub(crate) const SETTINGS: &[SettingSpec] = &[
     },
     SettingSpec {
         name: "anchor_date",
-        doc: "the generated world's \"now\" (YYYY-MM-DD, midnight UTC): tickets are created in the `days` before it and nothing happens after it (default 2026-01-01)",
+        doc: "the generated world's \"now\" (YYYY-MM-DD, midnight UTC, 1990 to 2999): tickets are created in the `days` before it and nothing happens after it; fixed so the data never depends on the clock (default 2026-01-01)",
         required: false,
         secret: false,
         example: "\"2026-01-01\"",
@@ -79,6 +79,8 @@ const MAX_REQUESTERS: u64 = 100_000_000;
 const MAX_GROUPS: u64 = 10_000;
 const MAX_PAGE_SIZE: u64 = 10_000;
 const MAX_DAYS: u64 = 3_650;
+/// Anchors keep every generated instant (at most twelve years before the anchor) in 4-digit years.
+const ANCHOR_YEARS: std::ops::RangeInclusive<i32> = 1990..=2999;
 
 #[derive(Deserialize)]
 struct Raw {
@@ -109,7 +111,7 @@ pub struct Settings {
     pub page_size: u64,
     /// Days before the anchor the tickets are spread over (1 to 3,650).
     pub days: u64,
-    /// The generated world's "now": midnight UTC starting this date.
+    /// The generated world's "now": midnight UTC starting this date (years 1990 to 2999).
     pub anchor_date: NaiveDate,
 }
 
@@ -181,7 +183,7 @@ impl Settings {
             ("page_size", self.page_size, 1, MAX_PAGE_SIZE),
             ("days", self.days, 1, MAX_DAYS),
         ];
-        let errors: Vec<SettingsError> = checks
+        let mut errors: Vec<SettingsError> = checks
             .into_iter()
             .filter(|&(_, value, min, max)| !(min..=max).contains(&value))
             .map(|(key, value, min, max)| {
@@ -189,6 +191,19 @@ impl Settings {
                     .hint(format!("use {min} to {max}"))
             })
             .collect();
+        if !ANCHOR_YEARS.contains(&self.anchor_date.year()) {
+            errors.push(
+                SettingsError::new(
+                    "anchor_date",
+                    format!("{} is out of range", self.anchor_date),
+                )
+                .hint(format!(
+                    "use a date from {}-01-01 to {}-12-31",
+                    ANCHOR_YEARS.start(),
+                    ANCHOR_YEARS.end()
+                )),
+            );
+        }
         if errors.is_empty() {
             Ok(())
         } else {
@@ -215,7 +230,15 @@ mod tests {
         );
         let d = Settings::default();
         assert_eq!(
-            (d.seed, d.tickets, d.agents, d.requesters, d.groups, d.page_size, d.days),
+            (
+                d.seed,
+                d.tickets,
+                d.agents,
+                d.requesters,
+                d.groups,
+                d.page_size,
+                d.days
+            ),
             (42, 2000, 12, 300, 4, 500, 90)
         );
         assert_eq!(d.anchor_date.to_string(), "2026-01-01");
@@ -252,6 +275,9 @@ mod tests {
         .unwrap_err();
         let keys: Vec<&str> = errs.iter().map(|e| e.key.as_str()).collect();
         assert_eq!(keys, ["anchor_date", "agents", "page_size", "days"]);
+        let errs = Settings::parse(&json!({"anchor_date": "0999-01-01"})).unwrap_err();
+        assert_eq!(errs[0].key, "anchor_date");
+        assert_eq!(errs[0].message, "0999-01-01 is out of range");
     }
 
     #[test]

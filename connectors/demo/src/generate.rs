@@ -9,16 +9,14 @@
 //! `101 + g`. Agent `k` belongs to group `k mod groups`; every tenth agent (from the first) is an
 //! admin.
 
-use chrono::{DateTime, Utc};
 use okno_connector::{Group, Identity, Record, Ticket, TicketMetrics};
-use serde::{Serialize, Serializer};
-use serde_json::value::RawValue;
 
 use crate::config::Settings;
+use crate::raw::{raw, ApiUrl, Minutes, RawGroup, RawMetricSet, RawTicket, RawUser, Stamp, Via};
 use crate::rng::{mix, Rng};
-use crate::timeline::{business_minutes, instant, Timeline, SECS_PER_DAY};
+use crate::timeline::{after_business_minutes, instant, Timeline, SECS_PER_DAY};
 use crate::vocabulary::{
-    API_BASE, CAMPAIGNS, CHANNELS, CHANNEL_WEIGHTS, EMAIL_DOMAIN, FEMALE_FIRST_NAMES, FIRST_NAMES,
+    CAMPAIGNS, CHANNELS, CHANNEL_WEIGHTS, EMAIL_DOMAIN, FEMALE_FIRST_NAMES, FIRST_NAMES,
     GROUP_NAMES, NAME_PAIRS, PRIORITIES, PRIORITY_WEIGHTS, SURNAMES, TICKET_TYPES,
     TICKET_TYPE_WEIGHTS, TOPICS, WAITING_STATUSES, WAITING_STATUS_WEIGHTS,
 };
@@ -29,17 +27,19 @@ pub(crate) const FIRST_GROUP_ID: u64 = 101;
 
 /// Stream salts, so the same index draws different numbers in different streams.
 const SALT_GROUP: u64 = 0x6772_6F75_7073; // "groups"
-const SALT_USER: u64 = 0x7573_6572_73; // "users"
-const SALT_TICKET: u64 = 0x7469_636B_6574_73; // "tickets"
-const SALT_NAMES: u64 = 0x6E61_6D65_73; // "names"
+const SALT_USER: u64 = 0x0075_7365_7273; // "users"
+const SALT_TICKET: u64 = 0x0074_6963_6B65_7473; // "tickets"
+const SALT_NAMES: u64 = 0x006E_616D_6573; // "names"
+const SALT_VIP: u64 = 0x0076_6970; // "vip"
 
 /// Multiplier of the name permutation; coprime with [`NAME_PAIRS`], so the first `NAME_PAIRS`
 /// users all get different names (later ones repeat a name with a number in the e-mail).
 const NAME_STRIDE: u64 = 337;
 
-/// Weights of the first-reply time octaves, from 2^0 minutes: median about 1.5 hours.
+/// Weights of the first-reply time octaves, from 2^0 business minutes: median about 1.5 hours.
 const REPLY_OCTAVES: [u32; 13] = [2, 3, 5, 8, 12, 16, 18, 14, 9, 6, 4, 2, 1];
-/// Weights of the work after the first reply, octaves from 2^4 minutes: median about a day.
+/// Weights of the work after the first reply, octaves from 2^3 business minutes: median about
+/// six business hours.
 const WORK_OCTAVES: [u32; 12] = [3, 5, 8, 12, 16, 18, 16, 12, 8, 4, 2, 1];
 /// Tickets that wait on something outside the help desk and are never solved in the window.
 const STALLED_PER_MILLE: u64 = 40;
@@ -96,7 +96,6 @@ impl Generator {
         // Groups exist before the window and were last edited before it too.
         let created = self.timeline.start - 365 * SECS_PER_DAY - rng.below(365 * DAY) as i64;
         let updated = created + rng.below((self.timeline.start - created) as u64) as i64;
-        let (created_at, updated_at) = (instant(created), instant(updated));
         let id = FIRST_GROUP_ID + g;
         let raw = raw(&RawGroup {
             url: ApiUrl("groups", id),
@@ -106,14 +105,14 @@ impl Generator {
             description,
             default: g == 0,
             deleted: false,
-            created_at,
-            updated_at,
+            created_at: Stamp(created),
+            updated_at: Stamp(updated),
         });
         Group {
             group_id: id.to_string(),
             name,
             deleted: false,
-            updated_at,
+            updated_at: instant(updated),
             raw,
         }
     }
@@ -138,7 +137,6 @@ impl Generator {
         // Accounts are up to two years older than the window; the last edit is any time since.
         let created = self.timeline.start - rng.below(730 * DAY) as i64;
         let updated = created + rng.below((self.timeline.anchor - created) as u64) as i64;
-        let (created_at, updated_at) = (instant(created), instant(updated));
         let id = FIRST_USER_ID + u;
         let raw = raw(&RawUser {
             url: ApiUrl("users", id),
@@ -148,11 +146,11 @@ impl Generator {
             role,
             active,
             verified: true,
-            time_zone: "Moscow",
+            time_zone: "UTC",
             locale: "en-US",
             default_group_id: agent.then(|| FIRST_GROUP_ID + u % s.groups),
-            created_at,
-            updated_at,
+            created_at: Stamp(created),
+            updated_at: Stamp(updated),
         });
         Identity {
             user_id: id.to_string(),
@@ -160,7 +158,7 @@ impl Generator {
             email: Some(email),
             role: Some(role.to_owned()),
             active,
-            updated_at,
+            updated_at: instant(updated),
             raw,
         }
     }
@@ -181,22 +179,24 @@ impl Generator {
         let channel = CHANNELS[rng.weighted(&CHANNEL_WEIGHTS)];
         let priority = PRIORITIES[rng.weighted(&PRIORITY_WEIGHTS)];
         let ticket_type = TICKET_TYPES[rng.weighted(&TICKET_TYPE_WEIGHTS)];
-        let vip = rng.chance(VIP_PER_MILLE);
         let stalled = rng.chance(STALLED_PER_MILLE);
         let deleted = rng.chance(DELETED_PER_MILLE);
 
-        // Service times in whole minutes, so business minutes never exceed calendar minutes.
+        // Agents work office hours: service times are drawn in business minutes, and the first
+        // reply and the solution land inside office hours. Calendar minutes follow.
         let reply_octaves = rng.octaves(0, &REPLY_OCTAVES) as i64;
-        let reply_minutes = match priority {
+        let reply_business = match priority {
             Some("urgent") => reply_octaves / 4,
             Some("high") => reply_octaves / 2,
             Some("low") => reply_octaves * 2,
             _ => reply_octaves,
         }
         .max(1);
-        let resolution_minutes = reply_minutes + rng.octaves(4, &WORK_OCTAVES) as i64;
-        let first_reply_at = created + reply_minutes * 60;
-        let solved_at = created + resolution_minutes * 60;
+        let resolution_business = reply_business + rng.octaves(3, &WORK_OCTAVES) as i64;
+        let first_reply_at = after_business_minutes(created, reply_business);
+        let solved_at = after_business_minutes(created, resolution_business);
+        let reply_minutes = (first_reply_at - created) / 60;
+        let resolution_minutes = (solved_at - created) / 60;
         let replied = first_reply_at <= anchor;
         // A solution comes after the first reply, so a solved ticket has always been replied to.
         let solved = replied && !stalled && solved_at <= anchor;
@@ -226,17 +226,16 @@ impl Generator {
             ("solved", (solved_at + rng.below(1_800) as i64).min(anchor))
         } else if replied {
             let status = WAITING_STATUSES[rng.weighted(&WAITING_STATUS_WEIGHTS)];
-            let last_change = first_reply_at + rng.below((anchor - first_reply_at) as u64 + 1) as i64;
+            let last_change =
+                first_reply_at + rng.below((anchor - first_reply_at) as u64 + 1) as i64;
             (status, last_change)
         } else {
             // Triggers touch a new ticket right after it arrives; `created` is before the anchor.
             ("new", (created + 1 + rng.below(300) as i64).min(anchor))
         };
-        let mut deleted_at = None;
         if deleted {
             updated = (updated + 60 + rng.below(2 * DAY) as i64).min(anchor);
             status = "deleted";
-            deleted_at = Some(instant(updated));
         }
 
         let mut tags = Vec::with_capacity(topic.tags.len() + 2);
@@ -244,7 +243,7 @@ impl Generator {
         if mentions_campaign {
             tags.push(campaign.tag.to_owned());
         }
-        if vip {
+        if self.is_vip(requester) {
             tags.push("vip".to_owned());
         }
 
@@ -252,26 +251,21 @@ impl Generator {
         let requester_id = FIRST_USER_ID + requester;
         let assignee_id = assignee.map(|k| FIRST_USER_ID + k);
         let group_id = FIRST_GROUP_ID + group;
-        let (created_at, updated_at) = (instant(created), instant(updated));
-        let assigned_at = assigned_at.map(instant);
-        let solved_at = solved.then(|| instant(solved_at));
-        let reply = replied.then(|| Minutes {
+        let solved_at = solved.then_some(solved_at);
+        let reply = replied.then_some(Minutes {
             calendar: Some(reply_minutes),
-            business: Some(business_minutes(created, first_reply_at)),
+            business: Some(reply_business),
         });
-        let resolution = solved.then(|| Minutes {
+        let resolution = solved.then_some(Minutes {
             calendar: Some(resolution_minutes),
-            business: Some(business_minutes(
-                created,
-                created + resolution_minutes * 60,
-            )),
+            business: Some(resolution_business),
         });
 
         let ticket_raw = raw(&RawTicket {
             url: ApiUrl("tickets", id),
             id,
-            created_at,
-            updated_at,
+            created_at: Stamp(created),
+            updated_at: Stamp(updated),
             kind: ticket_type,
             subject: &subject,
             raw_subject: &subject,
@@ -290,11 +284,11 @@ impl Generator {
             url: ApiUrl("ticket_metrics", id),
             id,
             ticket_id: id,
-            created_at,
-            updated_at,
-            assigned_at,
-            initially_assigned_at: assigned_at,
-            solved_at,
+            created_at: Stamp(created),
+            updated_at: Stamp(updated),
+            assigned_at: assigned_at.map(Stamp),
+            initially_assigned_at: assigned_at.map(Stamp),
+            solved_at: solved_at.map(Stamp),
             reopens,
             replies,
             reply_time_in_minutes: reply.unwrap_or_default(),
@@ -302,12 +296,13 @@ impl Generator {
         });
 
         let ticket_id = id.to_string();
+        let (created_at, updated_at) = (instant(created), instant(updated));
         let metrics = TicketMetrics {
             ticket_id: ticket_id.clone(),
             created_at: Some(created_at),
             updated_at,
-            assigned_at,
-            solved_at,
+            assigned_at: assigned_at.map(instant),
+            solved_at: solved_at.map(instant),
             reply_minutes_calendar: reply.and_then(|m| m.calendar),
             reply_minutes_business: reply.and_then(|m| m.business),
             resolution_minutes_calendar: resolution.and_then(|m| m.calendar),
@@ -330,7 +325,8 @@ impl Generator {
             tags,
             created_at,
             updated_at,
-            deleted_at,
+            // The deletion is the ticket's last change.
+            deleted_at: deleted.then_some(updated_at),
             raw: ticket_raw,
         };
         // The ticket goes first on the page, its metrics right after it.
@@ -350,6 +346,12 @@ impl Generator {
             male
         };
         (FIRST_NAMES[first], surname, u / NAME_PAIRS)
+    }
+
+    /// Whether user `u`'s tickets carry the `vip` tag: a property of the requester, not drawn per
+    /// ticket.
+    fn is_vip(&self, u: u64) -> bool {
+        mix(mix(self.settings.seed ^ SALT_VIP) ^ u) % 1000 < VIP_PER_MILLE
     }
 
     /// The group handling a topic: its own group, or one of its numbered copies when there are
@@ -374,108 +376,10 @@ impl Generator {
 
 const DAY: u64 = SECS_PER_DAY as u64;
 
-/// Serialises a `raw` object. The shapes below hold only strings, numbers, booleans and nulls,
-/// which always serialise.
-fn raw<T: Serialize>(value: &T) -> Box<RawValue> {
-    serde_json::value::to_raw_value(value).expect("demo raw objects always serialise")
-}
-
-/// `{API_BASE}/{collection}/{id}.json`, written straight into the output.
-struct ApiUrl(&'static str, u64);
-
-impl std::fmt::Display for ApiUrl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{API_BASE}/{}/{}.json", self.0, self.1)
-    }
-}
-
-impl Serialize for ApiUrl {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-#[derive(Serialize)]
-struct RawTicket<'a> {
-    url: ApiUrl,
-    id: u64,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    #[serde(rename = "type")]
-    kind: Option<&'a str>,
-    subject: &'a str,
-    raw_subject: &'a str,
-    priority: Option<&'a str>,
-    status: &'a str,
-    requester_id: u64,
-    submitter_id: u64,
-    assignee_id: Option<u64>,
-    organization_id: Option<u64>,
-    group_id: u64,
-    tags: &'a [String],
-    via: Via<'a>,
-    is_public: bool,
-}
-
-#[derive(Serialize)]
-struct Via<'a> {
-    channel: &'a str,
-}
-
-#[derive(Serialize, Clone, Copy, Default)]
-struct Minutes {
-    calendar: Option<i64>,
-    business: Option<i64>,
-}
-
-#[derive(Serialize)]
-struct RawMetricSet {
-    url: ApiUrl,
-    id: u64,
-    ticket_id: u64,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    assigned_at: Option<DateTime<Utc>>,
-    initially_assigned_at: Option<DateTime<Utc>>,
-    solved_at: Option<DateTime<Utc>>,
-    reopens: i64,
-    replies: i64,
-    reply_time_in_minutes: Minutes,
-    full_resolution_time_in_minutes: Minutes,
-}
-
-#[derive(Serialize)]
-struct RawUser<'a> {
-    url: ApiUrl,
-    id: u64,
-    name: &'a str,
-    email: &'a str,
-    role: &'a str,
-    active: bool,
-    verified: bool,
-    time_zone: &'a str,
-    locale: &'a str,
-    default_group_id: Option<u64>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
-#[derive(Serialize)]
-struct RawGroup<'a> {
-    url: ApiUrl,
-    id: u64,
-    is_public: bool,
-    name: &'a str,
-    description: &'a str,
-    default: bool,
-    deleted: bool,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::timeline::business_minutes;
     use std::collections::{HashMap, HashSet};
 
     fn tickets(g: &Generator) -> Vec<(Ticket, TicketMetrics)> {
@@ -532,7 +436,8 @@ mod tests {
         let raw: serde_json::Value = serde_json::from_str(u.raw.get()).unwrap();
         assert_eq!(raw["id"], 1004);
         assert_eq!(raw["role"], "agent");
-        assert_eq!(raw["default_group_id"], 101 + 3 % 4);
+        // Agent 3 of 4 groups is in group 3, id 104.
+        assert_eq!(raw["default_group_id"], 104);
         assert!(g.user(0).updated_at < instant(g.timeline.anchor));
     }
 
@@ -548,7 +453,10 @@ mod tests {
         assert_eq!(g.group(9).group_id, "110");
         let raw: serde_json::Value = serde_json::from_str(g.group(0).raw.get()).unwrap();
         assert_eq!(raw["name"], "Performance Ads");
-        assert_eq!(raw["url"], "https://demo.okno.example/api/v2/groups/101.json");
+        assert_eq!(
+            raw["url"],
+            "https://demo.okno.example/api/v2/groups/101.json"
+        );
     }
 
     #[test]
@@ -560,14 +468,14 @@ mod tests {
         let g = Generator::new(settings.clone());
         let anchor = instant(g.timeline.anchor);
         let start = instant(g.timeline.start);
-        let agent_ids: HashSet<String> = (0..settings.agents)
-            .map(|u| g.user(u).user_id)
-            .collect();
+        let agent_ids: HashSet<String> = (0..settings.agents).map(|u| g.user(u).user_id).collect();
         let requester_ids: HashSet<String> = (settings.agents..g.users())
             .map(|u| g.user(u).user_id)
             .collect();
-        let group_ids: HashSet<String> = (0..settings.groups).map(|i| g.group(i).group_id).collect();
+        let group_ids: HashSet<String> =
+            (0..settings.groups).map(|i| g.group(i).group_id).collect();
         let mut statuses: HashMap<String, u64> = HashMap::new();
+        let mut vip: HashMap<String, bool> = HashMap::new();
         let mut previous_created = start;
         let pairs = tickets(&g);
         assert_eq!(pairs.len(), 20_000);
@@ -577,13 +485,23 @@ mod tests {
             assert_eq!(m.ticket_id, t.ticket_id);
             assert!(t.created_at >= previous_created, "ids grow with time");
             previous_created = t.created_at;
-            assert!(start <= t.created_at && t.created_at < t.updated_at, "{t:?}");
+            assert!(
+                start <= t.created_at && t.created_at < t.updated_at,
+                "{t:?}"
+            );
             assert!(t.updated_at <= anchor, "{t:?}");
             assert_eq!(m.updated_at, t.updated_at);
             assert_eq!(m.created_at, Some(t.created_at));
             assert!(t.subject.as_deref().is_some_and(|s| !s.is_empty()));
             assert!(["email", "web", "api", "chat"].contains(&t.channel.as_deref().unwrap()));
             assert!(!t.tags.is_empty());
+            let is_vip = t.tags.iter().any(|tag| tag == "vip");
+            let requester = t.requester_id.clone().unwrap();
+            assert_eq!(
+                *vip.entry(requester).or_insert(is_vip),
+                is_vip,
+                "vip per requester"
+            );
             assert!(group_ids.contains(t.group_id.as_deref().unwrap()));
             assert!(requester_ids.contains(t.requester_id.as_deref().unwrap()));
             match t.assignee_id.as_deref() {
@@ -615,7 +533,9 @@ mod tests {
             ] {
                 assert_eq!(calendar.is_some(), business.is_some());
                 if let (Some(c), Some(b)) = (calendar, business) {
-                    assert!(0 <= b && b <= c && c > 0, "business {b} > calendar {c}");
+                    assert!(0 < b && b <= c, "business {b} > calendar {c}");
+                    let created = t.created_at.timestamp();
+                    assert_eq!(business_minutes(created, created + c * 60), b);
                 }
             }
             if let Some(assigned) = m.assigned_at {
@@ -631,20 +551,31 @@ mod tests {
                 m.reply_minutes_calendar
             );
         }
-        for status in ["new", "open", "pending", "hold", "solved", "closed", "deleted"] {
-            assert!(statuses.contains_key(status), "no {status} ticket: {statuses:?}");
+        for status in [
+            "new", "open", "pending", "hold", "solved", "closed", "deleted",
+        ] {
+            assert!(
+                statuses.contains_key(status),
+                "no {status} ticket: {statuses:?}"
+            );
         }
         let deleted = statuses["deleted"];
         assert!((100..=300).contains(&deleted), "{deleted} of 20000 deleted");
         assert!(statuses["closed"] > 20_000 / 2, "{statuses:?}");
+        assert!(vip.values().any(|&v| v) && vip.values().any(|&v| !v));
     }
 
     #[test]
     fn the_default_demo_shows_every_status() {
         let g = Generator::new(Settings::default());
         let statuses: HashSet<String> = tickets(&g).into_iter().map(|(t, _)| t.status).collect();
-        for status in ["new", "open", "pending", "hold", "solved", "closed", "deleted"] {
-            assert!(statuses.contains(status), "no {status} ticket: {statuses:?}");
+        for status in [
+            "new", "open", "pending", "hold", "solved", "closed", "deleted",
+        ] {
+            assert!(
+                statuses.contains(status),
+                "no {status} ticket: {statuses:?}"
+            );
         }
     }
 
@@ -660,11 +591,17 @@ mod tests {
             let topic = TOPICS
                 .iter()
                 .find(|topic| {
-                    let (before, after) = topic.subject.split_once("{c}").unwrap_or((topic.subject, ""));
+                    let (before, after) = topic
+                        .subject
+                        .split_once("{c}")
+                        .unwrap_or((topic.subject, ""));
                     subject.starts_with(before) && subject.ends_with(after)
                 })
                 .unwrap();
-            assert_eq!(t.group_id.unwrap(), (FIRST_GROUP_ID + topic.group).to_string());
+            assert_eq!(
+                t.group_id.unwrap(),
+                (FIRST_GROUP_ID + topic.group).to_string()
+            );
         }
     }
 

@@ -85,9 +85,25 @@ fn weekday(t: i64) -> i64 {
 }
 
 /// Business minutes between two instants (`from <= to`), counted on whole minutes: never more
-/// than the calendar minutes between the same instants.
+/// than the calendar minutes between the same instants. The generator goes the other way
+/// ([`after_business_minutes`]); tests use this to check it.
+#[cfg(test)]
 pub(crate) fn business_minutes(from: i64, to: i64) -> i64 {
     business_clock(to) - business_clock(from)
+}
+
+/// The instant `minutes` business minutes (at least 1) after `from`: the end of the business minute
+/// that completes them, with `from`'s seconds, so the calendar time between the two is a whole
+/// number of minutes and [`business_minutes`] between them is exactly `minutes`.
+pub(crate) fn after_business_minutes(from: i64, minutes: i64) -> i64 {
+    let last = business_clock(from) + minutes.max(1) - 1;
+    let week = last.div_euclid(BUSINESS_MINUTES_PER_WEEK);
+    let in_week = last.rem_euclid(BUSINESS_MINUTES_PER_WEEK);
+    let day = in_week / BUSINESS_MINUTES_PER_DAY;
+    let in_day = BUSINESS_START_MINUTE + in_week % BUSINESS_MINUTES_PER_DAY;
+    let minute =
+        week * 7 * MINUTES_PER_DAY + day * MINUTES_PER_DAY + in_day + 1 - 3 * MINUTES_PER_DAY;
+    minute * 60 + from.rem_euclid(60)
 }
 
 /// Business minutes elapsed from Monday 1969-12-29 00:00 UTC to the minute holding `t`.
@@ -152,6 +168,40 @@ mod tests {
             let minutes = rng.below(60 * 24 * 30) as i64;
             let b = business_minutes(from, from + minutes * 60);
             assert!((0..=minutes).contains(&b), "{b} of {minutes}");
+        }
+    }
+
+    #[test]
+    fn business_minutes_end_inside_office_hours() {
+        // Friday 17:30 plus 45 business minutes: Monday 09:15.
+        let from = at("2025-12-05T17:30:20Z");
+        assert_eq!(after_business_minutes(from, 45), at("2025-12-08T09:15:20Z"));
+        // Saturday plus one business minute: Monday 09:01.
+        assert_eq!(
+            after_business_minutes(at("2025-12-06T12:00:00Z"), 1),
+            at("2025-12-08T09:01:00Z")
+        );
+        // Exactly a business day from 09:00 ends at 18:00 the same day.
+        assert_eq!(
+            after_business_minutes(at("2025-12-05T09:00:00Z"), 540),
+            at("2025-12-05T18:00:00Z")
+        );
+        let mut rng = Rng::for_item(4, 4, 4);
+        let base = at("2025-10-01T00:00:00Z");
+        for _ in 0..20_000 {
+            let from = base + rng.below(90 * 86_400) as i64;
+            let minutes = 1 + rng.below(60 * 24 * 10) as i64;
+            let to = after_business_minutes(from, minutes);
+            assert_eq!((to - from) % 60, 0);
+            assert!(to - from >= minutes * 60, "{from} + {minutes}");
+            assert_eq!(business_minutes(from, to), minutes, "{from} + {minutes}");
+            assert_eq!(
+                business_minutes(from, to - 60),
+                minutes - 1,
+                "{from} + {minutes}"
+            );
+            let minute_of_day = to.rem_euclid(SECS_PER_DAY) / 60;
+            assert!(weekday(to) < 5 && (9 * 60 + 1..=18 * 60).contains(&minute_of_day));
         }
     }
 

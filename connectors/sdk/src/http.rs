@@ -144,7 +144,12 @@ impl fmt::Debug for HttpClient {
 
 /// Why an attempt failed and whether another may help.
 enum Attempt {
-    Retry { wait: Option<Duration>, why: String },
+    Retry {
+        wait: Option<Duration>,
+        why: String,
+        /// The vendor answered 429: a final failure is reported as rate limiting.
+        throttled: bool,
+    },
     Fail(ConnectorError),
 }
 
@@ -223,10 +228,14 @@ impl HttpClient {
                 .attempt(endpoint, build(&self.client))
                 .instrument(span)
                 .await;
-            let (wait, why) = match outcome {
+            let (wait, why, throttled) = match outcome {
                 Ok(resp) => return Ok(resp),
                 Err(Attempt::Fail(e)) => return Err(e),
-                Err(Attempt::Retry { wait, why }) => (wait, why),
+                Err(Attempt::Retry {
+                    wait,
+                    why,
+                    throttled,
+                }) => (wait, why, throttled),
             };
             if let Some(w) = wait {
                 if w > policy.max_retry_after {
@@ -237,7 +246,7 @@ impl HttpClient {
                 }
             }
             if attempt >= policy.max_attempts {
-                return Err(if wait.is_some() && why.starts_with("HTTP 429") {
+                return Err(if throttled {
                     ConnectorError::RateLimited {
                         endpoint,
                         retry_after: wait,
@@ -306,6 +315,7 @@ impl HttpClient {
                 return Err(Attempt::Retry {
                     wait: None,
                     why: format!("request failed: {}", describe_reqwest(&e)),
+                    throttled: false,
                 })
             }
         };
@@ -317,6 +327,7 @@ impl HttpClient {
                 return Err(Attempt::Retry {
                     wait: None,
                     why: format!("reading the body failed: {}", describe_reqwest(&e)),
+                    throttled: false,
                 })
             }
         };
@@ -340,11 +351,13 @@ impl HttpClient {
                 Err(Attempt::Retry {
                     wait: retry_after(&headers),
                     why: format!("HTTP 429 {message}"),
+                    throttled: true,
                 })
             }
             408 | 500..=599 => Err(Attempt::Retry {
                 wait: retry_after(&headers),
                 why: format!("HTTP {} {message}", status.as_u16()),
+                throttled: false,
             }),
             code => Err(Attempt::Fail(ConnectorError::Permanent {
                 endpoint,

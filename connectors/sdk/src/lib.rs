@@ -36,7 +36,7 @@ pub use secrecy::{ExposeSecret, SecretString};
 
 /// Re-exported so connector crates use the same versions as the SDK.
 pub use async_trait::async_trait;
-pub use reqwest;
 pub use chrono;
+pub use reqwest;
 pub use rust_decimal;
 pub use serde_json;

@@ -1,10 +1,8 @@
 //! Endpoints and pagination. Each function fetches exactly one page.
 
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
-use okno_connector::{
-    ConnectorError, Cursor, ExposeSecret, HttpClient, Page, Record,
-};
 use okno_connector::reqwest::header::{HeaderValue, AUTHORIZATION};
+use okno_connector::{ConnectorError, Cursor, ExposeSecret, HttpClient, Page, Record};
 use serde::de::DeserializeOwned;
 use serde_json::json;
 use serde_json::value::RawValue;
@@ -64,7 +62,12 @@ impl Api {
         let mut query = export_query(cursor, start, self.settings.per_page, EP)?;
         query.push(("include", "metric_sets".to_string()));
         let body = self
-            .get(EP, "incremental", "/api/v2/incremental/tickets/cursor.json", &query)
+            .get(
+                EP,
+                "incremental",
+                "/api/v2/incremental/tickets/cursor.json",
+                &query,
+            )
             .await?;
         let page: ExportPage = decode(EP, &body)?;
         let mut records = Vec::with_capacity(page.items.len() + page.metric_sets.len());
@@ -76,7 +79,7 @@ impl Api {
             let m: model::TicketMetric = decode_item(EP, raw)?;
             records.push(Record::TicketMetrics(normalize::metrics(m, raw)));
         }
-        Ok(export_page(records, page.after_cursor, page.end_of_stream, cursor))
+        export_page(EP, records, page.after_cursor, page.end_of_stream, cursor)
     }
 
     pub(crate) async fn users_page(
@@ -87,7 +90,12 @@ impl Api {
         const EP: &str = "incremental/users";
         let query = export_query(cursor, start, self.settings.per_page, EP)?;
         let body = self
-            .get(EP, "incremental", "/api/v2/incremental/users/cursor.json", &query)
+            .get(
+                EP,
+                "incremental",
+                "/api/v2/incremental/users/cursor.json",
+                &query,
+            )
             .await?;
         let page: ExportPage = decode(EP, &body)?;
         let mut records = Vec::with_capacity(page.items.len());
@@ -95,10 +103,13 @@ impl Api {
             let u: model::User = decode_item(EP, raw)?;
             records.push(Record::Identity(normalize::identity(u, raw)));
         }
-        Ok(export_page(records, page.after_cursor, page.end_of_stream, cursor))
+        export_page(EP, records, page.after_cursor, page.end_of_stream, cursor)
     }
 
-    pub(crate) async fn groups_page(&self, cursor: Option<&Cursor>) -> Result<Page, ConnectorError> {
+    pub(crate) async fn groups_page(
+        &self,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page, ConnectorError> {
         const EP: &str = "groups";
         self.list_page(EP, "/api/v2/groups.json", cursor, |raw| {
             let g: model::Group = decode_item(EP, raw)?;
@@ -214,21 +225,29 @@ fn export_query(
 }
 
 fn export_page(
+    endpoint: &'static str,
     records: Vec<Record>,
     after_cursor: Option<String>,
     end_of_stream: bool,
     previous: Option<&Cursor>,
-) -> Page {
-    // Keep the old position when Zendesk gives no new one, so the next run does not restart.
+) -> Result<Page, ConnectorError> {
     let next = match after_cursor {
         Some(c) => Some(Cursor(json!({ "after_cursor": c }))),
+        // Asking again without a new position would fetch the same page forever.
+        None if !end_of_stream => {
+            return Err(ConnectorError::decode(
+                endpoint,
+                "end_of_stream is false but after_cursor is missing",
+            ))
+        }
+        // Keep the old position when Zendesk gives no new one, so the next run does not restart.
         None => previous.cloned(),
     };
-    Page {
+    Ok(Page {
         records,
         next,
         has_more: !end_of_stream,
-    }
+    })
 }
 
 fn cursor_field(

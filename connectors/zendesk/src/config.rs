@@ -56,7 +56,10 @@ struct Raw {
 #[derive(Clone)]
 pub(crate) enum Auth {
     /// `Authorization: Basic base64("{email}/token:{token}")`.
-    ApiToken { email: String, token: SecretString },
+    ApiToken {
+        email: String,
+        token: SecretString,
+    },
     Bearer(SecretString),
 }
 
@@ -80,10 +83,8 @@ impl Settings {
         let base_url = match (base_url, raw.subdomain.as_deref()) {
             (Some(url), _) => Some(url.clone()),
             (None, Some(sub)) => {
-                let valid = !sub.is_empty()
-                    && sub
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '-');
+                let valid =
+                    !sub.is_empty() && sub.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
                 if valid {
                     Url::parse(&format!("https://{sub}.zendesk.com")).ok()
                 } else {
@@ -121,10 +122,9 @@ impl Settings {
                 None
             }
             _ => {
-                errors.push(
-                    SettingsError::new("api_token", "no credentials")
-                        .hint("set `email` and `api_token = \"${ZENDESK_API_TOKEN}\"`, or `oauth_token`"),
-                );
+                errors.push(SettingsError::new("api_token", "no credentials").hint(
+                    "set `email` and `api_token = \"${ZENDESK_API_TOKEN}\"`, or `oauth_token`",
+                ));
                 None
             }
         };

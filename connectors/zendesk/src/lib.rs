@@ -25,6 +25,8 @@
 
 mod api;
 mod config;
+#[cfg(feature = "mock")]
+pub mod mock;
 mod model;
 mod normalize;
 

@@ -105,7 +105,10 @@ mod tests {
         assert_eq!(solved.group_id.as_deref(), Some("360001"));
         assert_eq!(solved.tags, ["order_delayed", "shipping", "vip"]);
         assert!(solved.deleted_at.is_none());
-        assert!(solved.raw.get().contains("\"Order #88231 still not shipped\""));
+        assert!(solved
+            .raw
+            .get()
+            .contains("\"Order #88231 still not shipped\""));
         assert_eq!(tickets[1].assignee_id, None);
         assert_eq!(tickets[2].status, "deleted");
         assert_eq!(tickets[2].deleted_at, Some(tickets[2].updated_at));

@@ -34,7 +34,9 @@ fn fixture_json(name: &str) -> Value {
 /// One entry of `errors.json`, body serialised as Zendesk sends it.
 fn error_body(name: &str) -> String {
     let errors = fixture_json("errors.json");
-    let entry = errors.get(name).unwrap_or_else(|| panic!("no {name} in errors.json"));
+    let entry = errors
+        .get(name)
+        .unwrap_or_else(|| panic!("no {name} in errors.json"));
     serde_json::to_string(&entry["body"]).unwrap()
 }
 
@@ -150,7 +152,10 @@ async fn tickets_export_pages_until_end_of_stream() {
     // Page 1 then page 2; 104101 comes back reopened and is upserted by the store.
     assert_eq!(ids, ["104101", "104102", "104103", "104104", "104101"]);
     assert_eq!(records.len(), 5, "no sideloaded metrics in these pages");
-    assert_eq!(cursor, Some(Cursor(json!({ "after_cursor": page2_cursor }))));
+    assert_eq!(
+        cursor,
+        Some(Cursor(json!({ "after_cursor": page2_cursor })))
+    );
 
     let expected_auth = format!(
         "Basic {}",
@@ -390,7 +395,11 @@ async fn honours_retry_after_on_429_without_sleeping() {
         }
         real_pause(5).await;
     }
-    assert_eq!(received(&server).await.len(), 1, "the first request never arrived");
+    assert_eq!(
+        received(&server).await.len(),
+        1,
+        "the first request never arrived"
+    );
     real_pause(50).await;
 
     // 29 virtual seconds: still waiting, no second attempt (a plain backoff is at most 100 ms).
@@ -487,7 +496,11 @@ async fn truncated_json_page_is_a_decode_error() {
         "{err:?}"
     );
     assert_eq!(err.class(), "decode");
-    assert_eq!(received(&server).await.len(), 1, "a bad body is not retried");
+    assert_eq!(
+        received(&server).await.len(),
+        1,
+        "a bad body is not retried"
+    );
 }
 
 #[tokio::test]
@@ -622,10 +635,11 @@ async fn drain_two_page_list(stream: &str, list_path: &str, fixture_name: &str) 
         .await;
     let c = build(&server, api_token_settings());
     // The stored cursor of a finished list run is None: the next run reads the list whole again.
-    let (records, cursor) = drain(c.as_ref(), stream, None, june_first())
-        .await
-        .unwrap();
-    assert_eq!(cursor, None, "{stream}: the cursor is cleared after the last page");
+    let (records, cursor) = drain(c.as_ref(), stream, None, june_first()).await.unwrap();
+    assert_eq!(
+        cursor, None,
+        "{stream}: the cursor is cleared after the last page"
+    );
 
     let reqs = received(&server).await;
     assert_eq!(reqs.len(), 2, "{stream}");
@@ -655,7 +669,10 @@ async fn groups_and_ticket_metrics_page_with_page_after() {
             other => panic!("expected groups, got {other:?}"),
         })
         .collect();
-    assert_eq!(names, ["Tier 1 Support", "Billing", "Tier 1 Support", "Billing"]);
+    assert_eq!(
+        names,
+        ["Tier 1 Support", "Billing", "Tier 1 Support", "Billing"]
+    );
 
     let metrics = drain_two_page_list(
         "ticket_metrics",

@@ -1,0 +1,177 @@
+//! The store's guarantees, on SQLite and PostgreSQL alike.
+
+mod common;
+
+use chrono::{DateTime, TimeZone, Utc};
+use okno::store::Store;
+use okno_connector::serde_json::{json, value::RawValue};
+use okno_connector::{Cursor, Identity, Record, Ticket};
+
+fn at(h: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 10, 1, h, 0, 0).unwrap()
+}
+
+fn ticket(id: &str, status: &str, updated_h: u32) -> Record {
+    Record::Ticket(Ticket {
+        ticket_id: id.into(),
+        subject: Some(format!("subject of {id} at {updated_h}h")),
+        status: status.into(),
+        priority: None,
+        ticket_type: None,
+        channel: Some("email".into()),
+        requester_id: Some("9".into()),
+        assignee_id: Some("7".into()),
+        group_id: None,
+        organization_id: None,
+        tags: vec!["a".into()],
+        created_at: at(0),
+        updated_at: at(updated_h),
+        deleted_at: None,
+        raw: RawValue::from_string(format!("{{\"id\":{id},\"v\":{updated_h}}}")).unwrap(),
+    })
+}
+
+fn identity(user: &str, email: Option<&str>, name: &str) -> Record {
+    Record::Identity(Identity {
+        user_id: user.into(),
+        name: Some(name.into()),
+        email: email.map(str::to_string),
+        role: Some("agent".into()),
+        active: true,
+        updated_at: at(1),
+        raw: RawValue::from_string("{}".into()).unwrap(),
+    })
+}
+
+async fn count(store: &Store, table: &str) -> i64 {
+    store
+        .table_counts()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|(t, _)| *t == table)
+        .map(|(_, n)| n)
+        .unwrap()
+}
+
+async fn subject(store: &Store, id: &str) -> String {
+    let t = store
+        .get_ticket("zd", id)
+        .await
+        .unwrap()
+        .expect("stored ticket");
+    t.subject.unwrap_or_default()
+}
+
+store_test!(async fn upserting_the_same_page_twice_changes_nothing(store) {
+    let page = vec![ticket("1", "open", 1), ticket("2", "open", 1)];
+    let cursor = Cursor(json!({"after_cursor": "x"}));
+    let first = store.commit_page("zd", "tickets", &page, Some(&cursor)).await.unwrap();
+    let second = store.commit_page("zd", "tickets", &page, Some(&cursor)).await.unwrap();
+    assert_eq!(first, 2);
+    assert_eq!(count(&store, "ticket").await, 2);
+    // Same version again: the upsert may rewrite it, but never adds a row.
+    assert!(second <= 2);
+    assert_eq!(store.load_cursor("zd", "tickets").await.unwrap(), Some(cursor));
+});
+
+store_test!(async fn an_older_version_never_overwrites_a_newer_one(store) {
+    store.commit_page("zd", "tickets", &[ticket("1", "solved", 5)], None).await.unwrap();
+    let written = store.commit_page("zd", "tickets", &[ticket("1", "open", 2)], None).await.unwrap();
+    assert_eq!(written, 0);
+    assert_eq!(subject(&store, "1").await, "subject of 1 at 5h");
+    store.commit_page("zd", "tickets", &[ticket("1", "closed", 6)], None).await.unwrap();
+    assert_eq!(subject(&store, "1").await, "subject of 1 at 6h");
+});
+
+store_test!(async fn duplicates_inside_one_page_keep_the_newest(store) {
+    let page = vec![ticket("1", "open", 3), ticket("1", "solved", 4), ticket("1", "open", 2)];
+    store.commit_page("zd", "tickets", &page, None).await.unwrap();
+    assert_eq!(count(&store, "ticket").await, 1);
+    assert_eq!(subject(&store, "1").await, "subject of 1 at 4h");
+});
+
+store_test!(async fn records_and_cursor_commit_together_or_not_at_all(store) {
+    let before = Cursor(json!({"after_cursor": "before"}));
+    store.commit_page("zd", "tickets", &[ticket("1", "open", 1)], Some(&before)).await.unwrap();
+
+    store.faults().fail_next_commit_before_cursor();
+    let after = Cursor(json!({"after_cursor": "after"}));
+    let err = store
+        .commit_page("zd", "tickets", &[ticket("2", "open", 1), ticket("3", "open", 1)], Some(&after))
+        .await;
+    assert!(err.is_err(), "the injected failure must surface");
+    assert_eq!(count(&store, "ticket").await, 1, "no record of the failed page may remain");
+    assert_eq!(store.load_cursor("zd", "tickets").await.unwrap(), Some(before));
+
+    // The fault point is one-shot: the retried page commits whole.
+    store.commit_page("zd", "tickets", &[ticket("2", "open", 1), ticket("3", "open", 1)], Some(&after)).await.unwrap();
+    assert_eq!(count(&store, "ticket").await, 3);
+    assert_eq!(store.load_cursor("zd", "tickets").await.unwrap(), Some(after));
+});
+
+store_test!(async fn a_cleared_cursor_reads_back_as_none(store) {
+    let c = Cursor(json!({"page_after": "p2"}));
+    store.commit_page("zd", "groups", &[], Some(&c)).await.unwrap();
+    assert_eq!(store.load_cursor("zd", "groups").await.unwrap(), Some(c));
+    store.commit_page("zd", "groups", &[], None).await.unwrap();
+    assert_eq!(store.load_cursor("zd", "groups").await.unwrap(), None);
+    assert_eq!(store.load_cursor("zd", "never").await.unwrap(), None);
+});
+
+store_test!(async fn identities_with_one_email_are_one_person_across_tools(store) {
+    store
+        .commit_page("zd", "users", &[identity("1", Some("anna@acme.example"), "Anna"), identity("2", None, "Bot")], None)
+        .await
+        .unwrap();
+    store
+        .commit_page("jira", "users", &[identity("abc", Some("anna@acme.example"), "Anna P.")], None)
+        .await
+        .unwrap();
+    assert_eq!(count(&store, "person_identity").await, 3);
+    assert_eq!(count(&store, "person").await, 2, "anna once, the bot without e-mail once");
+});
+
+store_test!(async fn run_history_records_outcomes_and_interruptions(store) {
+    use okno::store::{RunOutcome, RunStatus};
+    let done = store.start_run("zd", "tickets", "manual").await.unwrap();
+    store
+        .finish_run(done, &RunOutcome { pages: 3, records: 250, status: RunStatus::Succeeded, error: None })
+        .await
+        .unwrap();
+    let _stuck = store.start_run("zd", "users", "schedule").await.unwrap();
+    assert_eq!(store.mark_interrupted_runs().await.unwrap(), 1);
+    let runs = store.latest_runs(Some("zd")).await.unwrap();
+    let t = runs.iter().find(|r| r.stream == "tickets").unwrap();
+    assert_eq!((t.pages, t.records, t.status.as_str()), (3, 250, "succeeded"));
+    let u = runs.iter().find(|r| r.stream == "users").unwrap();
+    assert_eq!(u.status, "interrupted");
+    assert!(u.finished_at.is_some());
+});
+
+#[tokio::test]
+async fn both_migration_folders_produce_the_same_tables_and_columns() {
+    let (sqlite, _dir) = common::sqlite_store().await;
+    let sqlite_schema = sqlite.schema().await.unwrap();
+    assert!(sqlite_schema
+        .iter()
+        .any(|(t, c)| t == "ticket" && c == "raw"));
+    let Some(pg) =
+        common::postgres_store("both_migration_folders_produce_the_same_tables_and_columns").await
+    else {
+        // Without PostgreSQL, at least check that the folders hold the same file names.
+        let names = |dir: &str| {
+            let mut v: Vec<String> = std::fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(names("migrations/sqlite"), names("migrations/postgres"));
+        return;
+    };
+    let pg_schema = pg.store.schema().await.unwrap();
+    assert_eq!(sqlite_schema, pg_schema);
+    pg.cleanup().await;
+}
