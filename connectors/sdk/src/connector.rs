@@ -89,6 +89,9 @@ pub struct BuildContext {
     pub http: HttpOptions,
 }
 
+/// Builds an instance from its validated block; every settings problem is returned at once.
+pub type BuildFn = fn(BuildContext) -> Result<Arc<dyn Connector>, Vec<SettingsError>>;
+
 /// The registry entry of one connector kind.
 pub struct ConnectorKind {
     pub kind: &'static str,
@@ -96,7 +99,7 @@ pub struct ConnectorKind {
     pub streams: &'static [StreamSpec],
     pub settings: &'static [SettingSpec],
     pub rate_buckets: &'static [RateBucket],
-    pub build: fn(BuildContext) -> Result<Arc<dyn Connector>, Vec<SettingsError>>,
+    pub build: BuildFn,
 }
 
 impl ConnectorKind {

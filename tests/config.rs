@@ -1,0 +1,234 @@
+//! Configuration: each class of mistake gives one clear message naming the key; every problem
+//! is reported at once; secrets never reach Debug output, errors or logs.
+
+mod common;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use okno::config::{load_with_env, ConfigError, Loaded};
+
+const CANARY: &str = "canary-7f3a9c-do-not-log";
+
+fn write(text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("okno.toml");
+    std::fs::write(&path, text).unwrap();
+    (dir, path)
+}
+
+fn env() -> Vec<(String, String)> {
+    vec![("ZD_TOKEN".into(), CANARY.into())]
+}
+
+fn load(text: &str) -> Result<Loaded, ConfigError> {
+    let (_dir, path) = write(text);
+    load_with_env(&path, &env())
+}
+
+fn zendesk(extra: &str, settings: &str) -> String {
+    format!(
+        "[[connector]]\nid = \"zd\"\nkind = \"zendesk\"\n{extra}\n[connector.settings]\n{settings}\n"
+    )
+}
+
+const GOOD_SETTINGS: &str = "subdomain = \"acme\"\nemail = \"a@acme.example\"\napi_token = \"${ZD_TOKEN}\"";
+
+/// Exactly one issue, and it names this key.
+fn single_issue(result: Result<Loaded, ConfigError>, key: &str) -> okno::config::ConfigIssue {
+    let err = result.expect_err("the config must be rejected");
+    assert_eq!(err.issues.len(), 1, "{err}");
+    let issue = err.issues.into_iter().next().unwrap();
+    assert_eq!(issue.key, key, "{issue}");
+    assert!(issue.file.ends_with("okno.toml"), "the file is named: {issue}");
+    issue
+}
+
+#[test]
+fn a_good_config_loads() {
+    let loaded = load(&zendesk("schedule = \"0 * * * *\"", GOOD_SETTINGS)).unwrap();
+    let inst = &loaded.config.connectors[0];
+    assert_eq!(inst.id, "zd");
+    assert_eq!(inst.streams, ["tickets", "users", "groups", "ticket_metrics"]);
+    assert_eq!(loaded.config.store.url, okno::config::DEFAULT_STORE_URL);
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+}
+
+#[test]
+fn an_unknown_key_is_named_with_a_suggestion() {
+    let issue = single_issue(load(&zendesk("shedule = \"0 * * * *\"", GOOD_SETTINGS)), "connector[0].shedule");
+    assert_eq!(issue.message, "unknown key");
+    assert_eq!(issue.hint.as_deref(), Some("did you mean `schedule`?"));
+
+    let issue = single_issue(load("[stor]\nurl = \"sqlite://x.db\"\n"), "stor");
+    assert_eq!(issue.hint.as_deref(), Some("did you mean `store`?"));
+
+    let settings = format!("{GOOD_SETTINGS}\nsubdomian = \"acme\"");
+    single_issue(load(&zendesk("", &settings)), "connector[0].settings.subdomian");
+}
+
+#[test]
+fn a_missing_secret_variable_names_the_key_and_the_variable() {
+    let settings = GOOD_SETTINGS.replace("ZD_TOKEN", "ZENDESK_TOKEN_UNSET");
+    let issue = single_issue(load(&zendesk("", &settings)), "connector[0].settings.api_token");
+    assert!(issue.message.contains("ZENDESK_TOKEN_UNSET"), "{issue}");
+}
+
+#[test]
+fn a_bad_cron_expression_is_named() {
+    let issue = single_issue(load(&zendesk("schedule = \"every hour\"", GOOD_SETTINGS)), "connector[0].schedule");
+    assert!(issue.hint.unwrap().contains("*/15 * * * *"));
+}
+
+#[test]
+fn a_bad_url_is_named() {
+    single_issue(load(&zendesk("base_url = \"acme.zendesk\"", GOOD_SETTINGS)), "connector[0].base_url");
+    single_issue(load("[store]\nurl = \"mysql://db/okno\"\n"), "store.url");
+}
+
+#[test]
+fn an_unknown_kind_is_named_with_a_suggestion() {
+    let text = "[[connector]]\nid = \"zd\"\nkind = \"zendsk\"\n";
+    let issue = single_issue(load(text), "connector[0].kind");
+    assert!(issue.hint.unwrap().starts_with("did you mean `zendesk`?"));
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let text = format!(
+        "[stor]\nurl = \"x\"\n\n{}\n{}\n{}\n[[connector]]\nid = \"d\"\nkind = \"nope\"\n",
+        zendesk("shedule = \"1\"", GOOD_SETTINGS).replace("id = \"zd\"", "id = \"a\""),
+        zendesk("schedule = \"bad\"", GOOD_SETTINGS).replace("id = \"zd\"", "id = \"b\""),
+        zendesk("", "subdomain = \"acme\"").replace("id = \"zd\"", "id = \"c\""),
+    );
+    let err = load(&text).unwrap_err();
+    let keys: Vec<&str> = err.issues.iter().map(|i| i.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "stor",
+            "connector[0].shedule",
+            "connector[1].schedule",
+            "connector[2].settings.api_token",
+            "connector[3].kind"
+        ],
+        "{err}"
+    );
+    let text = err.to_string();
+    assert!(text.starts_with("5 problems in the configuration:"), "{text}");
+}
+
+#[test]
+fn environment_overrides_win_over_the_file() {
+    let (_dir, path) = write("[store]\nurl = \"sqlite://file.db\"\n");
+    let mut env = env();
+    env.push(("OKNO__STORE__URL".into(), "postgres://okno@db/okno".into()));
+    let loaded = load_with_env(&path, &env).unwrap();
+    assert_eq!(loaded.config.store.url, "postgres://okno@db/okno");
+}
+
+#[test]
+fn a_secret_can_come_from_a_file_and_a_literal_one_is_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("token");
+    std::fs::write(&secret, format!("{CANARY}\n")).unwrap();
+    let settings = format!(
+        "subdomain = \"acme\"\nemail = \"a@acme.example\"\napi_token_file = \"{}\"",
+        secret.display()
+    );
+    let loaded = load(&zendesk("", &settings)).unwrap();
+    assert!(loaded.warnings.is_empty());
+
+    let literal = load(&zendesk("", "subdomain = \"acme\"\nemail = \"a@b.c\"\napi_token = \"plain\"")).unwrap();
+    assert_eq!(literal.warnings.len(), 1);
+    assert_eq!(literal.warnings[0].key, "connector[0].settings.api_token");
+    assert!(!literal.warnings[0].to_string().contains("plain"), "the value is never echoed");
+
+    let missing = format!("subdomain = \"acme\"\nemail = \"a@b.c\"\napi_token_file = \"{}/nope\"", dir.path().display());
+    single_issue(load(&zendesk("", &missing)), "connector[0].settings.api_token_file");
+}
+
+#[test]
+fn the_canary_secret_never_appears_in_debug_output_or_errors() {
+    let loaded = load(&zendesk("", GOOD_SETTINGS)).unwrap();
+    let debug = format!("{:?}", loaded.config);
+    assert!(debug.contains("zd"), "the Debug output is real: {debug}");
+    assert!(!debug.contains(CANARY), "{debug}");
+
+    // A config that fails elsewhere still must not echo the resolved secret.
+    let err = load(&zendesk("schedule = \"bad\"", GOOD_SETTINGS)).unwrap_err();
+    assert!(!err.to_string().contains(CANARY));
+    assert!(!format!("{err:?}").contains(CANARY));
+}
+
+/// A `tracing` writer into a shared buffer.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+#[tokio::test]
+async fn the_canary_secret_never_appears_in_logs_even_at_trace_level() {
+    use base64::Engine;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let server = MockServer::start().await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(401).set_body_string("{\"error\":\"Couldn't authenticate you\"}"))
+        .mount(&server)
+        .await;
+    let logs = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(logs.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let settings = GOOD_SETTINGS.replace("subdomain = \"acme\"\n", "");
+    let loaded = load(&zendesk(&format!("base_url = \"{}\"", server.uri()), &settings)).unwrap();
+    tracing::debug!(config = ?loaded.config, "loaded");
+    let (store, _dir) = common::sqlite_store().await;
+    let inst = &loaded.config.connectors[0];
+    let summary = okno::sync::sync_stream(
+        &store,
+        inst,
+        "tickets",
+        okno::sync::RunOptions { full: false, trigger: okno::sync::Trigger::Manual },
+        &tokio_util::sync::CancellationToken::new(),
+        &okno::sync::QuietProgress,
+    )
+    .await
+    .unwrap();
+    let error = summary.error.unwrap();
+    assert!(error.starts_with("[auth]"), "{error}");
+
+    // The request really carried the secret...
+    let sent = &server.received_requests().await.unwrap()[0];
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("a@acme.example/token:{CANARY}"));
+    assert_eq!(sent.headers.get("authorization").unwrap().to_str().unwrap(), format!("Basic {basic}"));
+    // ...and nothing written to the log, the run's error or the store's history shows it.
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("sync failed"), "logs were captured: {text}");
+    for needle in [CANARY, basic.as_str()] {
+        assert!(!text.contains(needle), "secret in logs");
+        assert!(!error.contains(needle), "secret in the run's error");
+    }
+    let runs = store.latest_runs(Some("zd")).await.unwrap();
+    assert!(!format!("{runs:?}").contains(CANARY));
+}
