@@ -33,7 +33,8 @@ fn zendesk(extra: &str, settings: &str) -> String {
     )
 }
 
-const GOOD_SETTINGS: &str = "subdomain = \"acme\"\nemail = \"a@acme.example\"\napi_token = \"${ZD_TOKEN}\"";
+const GOOD_SETTINGS: &str =
+    "subdomain = \"acme\"\nemail = \"a@acme.example\"\napi_token = \"${ZD_TOKEN}\"";
 
 /// Exactly one issue, and it names this key.
 fn single_issue(result: Result<Loaded, ConfigError>, key: &str) -> okno::config::ConfigIssue {
@@ -41,7 +42,10 @@ fn single_issue(result: Result<Loaded, ConfigError>, key: &str) -> okno::config:
     assert_eq!(err.issues.len(), 1, "{err}");
     let issue = err.issues.into_iter().next().unwrap();
     assert_eq!(issue.key, key, "{issue}");
-    assert!(issue.file.ends_with("okno.toml"), "the file is named: {issue}");
+    assert!(
+        issue.file.ends_with("okno.toml"),
+        "the file is named: {issue}"
+    );
     issue
 }
 
@@ -50,14 +54,20 @@ fn a_good_config_loads() {
     let loaded = load(&zendesk("schedule = \"0 * * * *\"", GOOD_SETTINGS)).unwrap();
     let inst = &loaded.config.connectors[0];
     assert_eq!(inst.id, "zd");
-    assert_eq!(inst.streams, ["tickets", "users", "groups", "ticket_metrics"]);
+    assert_eq!(
+        inst.streams,
+        ["tickets", "users", "groups", "ticket_metrics"]
+    );
     assert_eq!(loaded.config.store.url, okno::config::DEFAULT_STORE_URL);
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
 }
 
 #[test]
 fn an_unknown_key_is_named_with_a_suggestion() {
-    let issue = single_issue(load(&zendesk("shedule = \"0 * * * *\"", GOOD_SETTINGS)), "connector[0].shedule");
+    let issue = single_issue(
+        load(&zendesk("shedule = \"0 * * * *\"", GOOD_SETTINGS)),
+        "connector[0].shedule",
+    );
     assert_eq!(issue.message, "unknown key");
     assert_eq!(issue.hint.as_deref(), Some("did you mean `schedule`?"));
 
@@ -65,25 +75,37 @@ fn an_unknown_key_is_named_with_a_suggestion() {
     assert_eq!(issue.hint.as_deref(), Some("did you mean `store`?"));
 
     let settings = format!("{GOOD_SETTINGS}\nsubdomian = \"acme\"");
-    single_issue(load(&zendesk("", &settings)), "connector[0].settings.subdomian");
+    single_issue(
+        load(&zendesk("", &settings)),
+        "connector[0].settings.subdomian",
+    );
 }
 
 #[test]
 fn a_missing_secret_variable_names_the_key_and_the_variable() {
     let settings = GOOD_SETTINGS.replace("ZD_TOKEN", "ZENDESK_TOKEN_UNSET");
-    let issue = single_issue(load(&zendesk("", &settings)), "connector[0].settings.api_token");
+    let issue = single_issue(
+        load(&zendesk("", &settings)),
+        "connector[0].settings.api_token",
+    );
     assert!(issue.message.contains("ZENDESK_TOKEN_UNSET"), "{issue}");
 }
 
 #[test]
 fn a_bad_cron_expression_is_named() {
-    let issue = single_issue(load(&zendesk("schedule = \"every hour\"", GOOD_SETTINGS)), "connector[0].schedule");
+    let issue = single_issue(
+        load(&zendesk("schedule = \"every hour\"", GOOD_SETTINGS)),
+        "connector[0].schedule",
+    );
     assert!(issue.hint.unwrap().contains("*/15 * * * *"));
 }
 
 #[test]
 fn a_bad_url_is_named() {
-    single_issue(load(&zendesk("base_url = \"acme.zendesk\"", GOOD_SETTINGS)), "connector[0].base_url");
+    single_issue(
+        load(&zendesk("base_url = \"acme.zendesk\"", GOOD_SETTINGS)),
+        "connector[0].base_url",
+    );
     single_issue(load("[store]\nurl = \"mysql://db/okno\"\n"), "store.url");
 }
 
@@ -116,7 +138,10 @@ fn every_problem_is_reported_at_once() {
         "{err}"
     );
     let text = err.to_string();
-    assert!(text.starts_with("5 problems in the configuration:"), "{text}");
+    assert!(
+        text.starts_with("5 problems in the configuration:"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -140,13 +165,26 @@ fn a_secret_can_come_from_a_file_and_a_literal_one_is_warned_about() {
     let loaded = load(&zendesk("", &settings)).unwrap();
     assert!(loaded.warnings.is_empty());
 
-    let literal = load(&zendesk("", "subdomain = \"acme\"\nemail = \"a@b.c\"\napi_token = \"plain\"")).unwrap();
+    let literal = load(&zendesk(
+        "",
+        "subdomain = \"acme\"\nemail = \"a@b.c\"\napi_token = \"plain\"",
+    ))
+    .unwrap();
     assert_eq!(literal.warnings.len(), 1);
     assert_eq!(literal.warnings[0].key, "connector[0].settings.api_token");
-    assert!(!literal.warnings[0].to_string().contains("plain"), "the value is never echoed");
+    assert!(
+        !literal.warnings[0].to_string().contains("plain"),
+        "the value is never echoed"
+    );
 
-    let missing = format!("subdomain = \"acme\"\nemail = \"a@b.c\"\napi_token_file = \"{}/nope\"", dir.path().display());
-    single_issue(load(&zendesk("", &missing)), "connector[0].settings.api_token_file");
+    let missing = format!(
+        "subdomain = \"acme\"\nemail = \"a@b.c\"\napi_token_file = \"{}/nope\"",
+        dir.path().display()
+    );
+    single_issue(
+        load(&zendesk("", &missing)),
+        "connector[0].settings.api_token_file",
+    );
 }
 
 #[test]
@@ -190,7 +228,9 @@ async fn the_canary_secret_never_appears_in_logs_even_at_trace_level() {
 
     let server = MockServer::start().await;
     Mock::given(wiremock::matchers::any())
-        .respond_with(ResponseTemplate::new(401).set_body_string("{\"error\":\"Couldn't authenticate you\"}"))
+        .respond_with(
+            ResponseTemplate::new(401).set_body_string("{\"error\":\"Couldn't authenticate you\"}"),
+        )
         .mount(&server)
         .await;
     let logs = Captured::default();
@@ -201,7 +241,11 @@ async fn the_canary_secret_never_appears_in_logs_even_at_trace_level() {
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let settings = GOOD_SETTINGS.replace("subdomain = \"acme\"\n", "");
-    let loaded = load(&zendesk(&format!("base_url = \"{}\"", server.uri()), &settings)).unwrap();
+    let loaded = load(&zendesk(
+        &format!("base_url = \"{}\"", server.uri()),
+        &settings,
+    ))
+    .unwrap();
     tracing::debug!(config = ?loaded.config, "loaded");
     let (store, _dir) = common::sqlite_store().await;
     let inst = &loaded.config.connectors[0];
@@ -209,7 +253,10 @@ async fn the_canary_secret_never_appears_in_logs_even_at_trace_level() {
         &store,
         inst,
         "tickets",
-        okno::sync::RunOptions { full: false, trigger: okno::sync::Trigger::Manual },
+        okno::sync::RunOptions {
+            full: false,
+            trigger: okno::sync::Trigger::Manual,
+        },
         &tokio_util::sync::CancellationToken::new(),
         &okno::sync::QuietProgress,
     )
@@ -220,8 +267,12 @@ async fn the_canary_secret_never_appears_in_logs_even_at_trace_level() {
 
     // The request really carried the secret...
     let sent = &server.received_requests().await.unwrap()[0];
-    let basic = base64::engine::general_purpose::STANDARD.encode(format!("a@acme.example/token:{CANARY}"));
-    assert_eq!(sent.headers.get("authorization").unwrap().to_str().unwrap(), format!("Basic {basic}"));
+    let basic =
+        base64::engine::general_purpose::STANDARD.encode(format!("a@acme.example/token:{CANARY}"));
+    assert_eq!(
+        sent.headers.get("authorization").unwrap().to_str().unwrap(),
+        format!("Basic {basic}")
+    );
     // ...and nothing written to the log, the run's error or the store's history shows it.
     let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
     assert!(text.contains("sync failed"), "logs were captured: {text}");

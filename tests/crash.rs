@@ -140,7 +140,9 @@ api_token = "${{ZD_TOKEN}}"
     };
 
     let mut child = okno(&["sync", "zd"]).spawn().unwrap();
-    let store = Store::connect(&format!("sqlite://{}", db.display()), 1).await.unwrap();
+    let store = Store::connect(&format!("sqlite://{}", db.display()), 1)
+        .await
+        .unwrap();
     // The child creates the schema; wait for it, then for three committed pages.
     for _ in 0..500 {
         if store.migrations_current().await.unwrap_or(false) {

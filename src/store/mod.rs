@@ -584,6 +584,20 @@ impl Store {
         Ok(cols)
     }
 
+    /// Runs one administrative statement (benchmarks and tests create and drop schemas).
+    #[doc(hidden)]
+    pub async fn execute_admin(&self, sql: &str) -> Result<(), StoreError> {
+        match &self.pool {
+            Pool::Sqlite(p) => {
+                sqlx::query(sql).execute(p).await?;
+            }
+            Pool::Postgres(p) => {
+                sqlx::query(sql).execute(p).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Closes the pools, waiting for connections to finish (SQLite checkpoints its WAL).
     pub async fn close(&self) {
         match &self.pool {

@@ -1,0 +1,182 @@
+//! Ingest benchmark: a local Zendesk-shaped mock serves N tickets at full speed and okno syncs
+//! them through the real connector, engine and store, into SQLite and PostgreSQL.
+//!
+//! ```text
+//! cargo bench --bench ingest                                   # 10k, 100k, 1M on SQLite (+ PostgreSQL if OKNO_BENCH_PG_URL)
+//! cargo bench --bench ingest -- --tickets 100000 --backend sqlite
+//! OKNO_BENCH_PG_URL=postgres://postgres@127.0.0.1/test cargo bench --bench ingest -- --backend postgres
+//! ```
+//!
+//! Each (backend, N) runs in a child process of its own so its peak RSS (VmHWM, which includes
+//! the in-process mock server) is measured alone. Throughput is tickets per second end to end:
+//! HTTP, JSON decoding, normalisation and the transactional upsert with cursor.
+
+use std::process::Command;
+use std::str::FromStr;
+use std::time::Instant;
+
+use okno::store::Store;
+use okno::sync::{sync_stream, QuietProgress, RunOptions, Trigger};
+use okno_zendesk::mock::TicketExport;
+use tokio_util::sync::CancellationToken;
+
+const PER_PAGE: u64 = 1000;
+
+fn arg(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--child") {
+        let n: u64 = arg(&args, "--tickets")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(10_000);
+        let backend = arg(&args, "--backend").unwrap_or_else(|| "sqlite".into());
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(child(n, &backend));
+        return;
+    }
+    let sizes: Vec<u64> = match arg(&args, "--tickets") {
+        Some(v) => v.split(',').filter_map(|s| s.parse().ok()).collect(),
+        None => vec![10_000, 100_000, 1_000_000],
+    };
+    let pg = std::env::var("OKNO_BENCH_PG_URL").ok();
+    let backends: Vec<&str> = match arg(&args, "--backend").as_deref() {
+        Some("sqlite") => vec!["sqlite"],
+        Some("postgres") => vec!["postgres"],
+        _ if pg.is_some() => vec!["sqlite", "postgres"],
+        _ => {
+            eprintln!("(PostgreSQL skipped: set OKNO_BENCH_PG_URL to include it)");
+            vec!["sqlite"]
+        }
+    };
+    let exe = std::env::current_exe().expect("own path");
+    println!(
+        "{:<9} {:>9} {:>9} {:>12} {:>14}",
+        "backend", "tickets", "seconds", "tickets/s", "peak RSS MiB"
+    );
+    for backend in &backends {
+        for n in &sizes {
+            let out = Command::new(&exe)
+                .args(["--child", "--tickets", &n.to_string(), "--backend", backend])
+                .output()
+                .expect("run child");
+            let text = String::from_utf8_lossy(&out.stdout);
+            if !out.status.success() {
+                eprintln!(
+                    "{backend} {n}: failed\n{text}\n{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                std::process::exit(1);
+            }
+            let line = text.lines().last().unwrap_or_default();
+            let v: serde_json::Value = serde_json::from_str(line).expect("child result");
+            println!(
+                "{:<9} {:>9} {:>9.2} {:>12.0} {:>14.1}",
+                backend,
+                n,
+                v["seconds"].as_f64().unwrap_or(0.0),
+                v["per_sec"].as_f64().unwrap_or(0.0),
+                v["peak_rss_mib"].as_f64().unwrap_or(0.0)
+            );
+        }
+    }
+}
+
+async fn child(n: u64, backend: &str) {
+    let export = TicketExport::new(n, PER_PAGE);
+    let server = export.start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (store, schema) = match backend {
+        "postgres" => {
+            let url = std::env::var("OKNO_BENCH_PG_URL").expect("OKNO_BENCH_PG_URL");
+            let schema = format!("okno_bench_{}", std::process::id());
+            let admin = Store::connect(&url, 1).await.expect("postgres");
+            admin
+                .execute_admin(&format!("CREATE SCHEMA {schema}"))
+                .await
+                .expect("schema");
+            admin.close().await;
+            let opts = sqlx::postgres::PgConnectOptions::from_str(&url)
+                .expect("url")
+                .options([("search_path", schema.as_str())]);
+            (
+                Store::connect_postgres(opts, 4).await.expect("postgres"),
+                Some((url, schema)),
+            )
+        }
+        _ => {
+            let url = format!("sqlite://{}/bench.db", dir.path().display());
+            (Store::connect(&url, 4).await.expect("sqlite"), None)
+        }
+    };
+    store.migrate().await.expect("migrate");
+    let config = dir.path().join("bench.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[connector]]\nid = \"zd\"\nkind = \"zendesk\"\nbase_url = \"{}\"\nstreams = [\"tickets\"]\n\
+             [connector.rate_limit]\nincremental = 0\n[connector.settings]\nemail = \"b@acme.example\"\n\
+             api_token = \"bench\"\nper_page = {PER_PAGE}\n",
+            server.uri()
+        ),
+    )
+    .expect("config");
+    let loaded = okno::config::load_with_env(&config, &[]).expect("config");
+    let inst = &loaded.config.connectors[0];
+
+    let started = Instant::now();
+    let opts = RunOptions {
+        full: false,
+        trigger: Trigger::Manual,
+    };
+    let summary = sync_stream(
+        &store,
+        inst,
+        "tickets",
+        opts,
+        &CancellationToken::new(),
+        &QuietProgress,
+    )
+    .await
+    .expect("sync");
+    let seconds = started.elapsed().as_secs_f64();
+    assert!(summary.error.is_none(), "{:?}", summary.error);
+    let stored = store.table_counts().await.expect("count")[0].1;
+    assert_eq!(stored as u64, n, "every ticket stored once");
+    store.close().await;
+    if let Some((url, schema)) = schema {
+        let admin = Store::connect(&url, 1).await.expect("postgres");
+        let _ = admin
+            .execute_admin(&format!("DROP SCHEMA {schema} CASCADE"))
+            .await;
+        admin.close().await;
+    }
+    println!(
+        "{}",
+        serde_json::json!({
+            "tickets": n,
+            "seconds": seconds,
+            "per_sec": n as f64 / seconds,
+            "peak_rss_mib": peak_rss_kib() as f64 / 1024.0,
+        })
+    );
+}
+
+/// VmHWM from /proc: the process's peak resident set, in KiB.
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
