@@ -8,6 +8,18 @@
 //! SQL is written once in [`queries`] and instantiated for both backends; migrations live in
 //! `migrations/sqlite` and `migrations/postgres` with the same file names and are embedded in the
 //! binary.
+//!
+//! Tables so far (every vendor row keeps `source`, the vendor's id, `raw` and `synced_at`):
+//! - `ticket`: help-desk requests. People are kept as the vendor's user ids
+//!   (`requester_id`, `assignee_id`) and resolved through `person_identity` when figures are
+//!   computed, so re-matching people (e-mail, `people.toml`) never rewrites tickets.
+//! - `ticket_metric`: reply and resolution times per ticket, calendar and business minutes. A
+//!   table of its own because Zendesk delivers metrics separately from tickets (sideloaded or
+//!   listed), and either may arrive first.
+//! - `person_identity` (one account in one tool) → `person` (one human across tools): identities
+//!   sharing a lower-cased e-mail are one person (`email:<address>`); others are their own.
+//! - `work_group`: groups of agents inside a tool (Zendesk groups); teams come from config.
+//! - `sync_state` (the cursor per source and stream) and `sync_run` (one row per run).
 
 mod queries;
 

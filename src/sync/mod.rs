@@ -213,6 +213,41 @@ pub async fn sync_stream(
     Ok(summary)
 }
 
+/// What fetching one page came to.
+enum Fetched {
+    Page(okno_connector::Page),
+    Failed(okno_connector::ConnectorError),
+    Cancelled,
+}
+
+async fn fetch(
+    instance: &Instance,
+    stream: &str,
+    cursor: Option<&Cursor>,
+    shutdown: &CancellationToken,
+) -> Fetched {
+    if shutdown.is_cancelled() {
+        return Fetched::Cancelled;
+    }
+    let request = PageRequest {
+        stream,
+        cursor,
+        start: instance.start,
+    };
+    tokio::select! {
+        biased;
+        _ = shutdown.cancelled() => Fetched::Cancelled,
+        page = instance.connector.fetch_page(request) => match page {
+            Ok(p) => Fetched::Page(p),
+            Err(e) => Fetched::Failed(e),
+        },
+    }
+}
+
+/// Fetches and commits pages until the stream ends. The next page is fetched while the current
+/// one commits (the vendor and the database work at the same time); a prefetched page is only
+/// ever committed after the page before it, so a failure or shutdown at any point leaves the
+/// committed cursor matching the committed records.
 #[allow(clippy::too_many_arguments)]
 async fn page_loop(
     store: &Store,
@@ -225,36 +260,31 @@ async fn page_loop(
     written: &mut u64,
 ) -> Result<(), StoreError> {
     let source = instance.id.as_str();
+    let mut fetched = fetch(instance, stream, cursor.as_ref(), shutdown).await;
     loop {
-        if shutdown.is_cancelled() {
-            outcome.status = RunStatus::Cancelled;
-            return Ok(());
-        }
-        let request = PageRequest {
-            stream,
-            cursor: cursor.as_ref(),
-            start: instance.start,
-        };
-        let fetched = tokio::select! {
-            biased;
-            _ = shutdown.cancelled() => {
-                outcome.status = RunStatus::Cancelled;
-                return Ok(());
-            }
-            page = instance.connector.fetch_page(request) => page,
-        };
         let page = match fetched {
-            Ok(p) => p,
-            Err(e) => {
+            Fetched::Page(p) => p,
+            Fetched::Failed(e) => {
                 outcome.status = RunStatus::Failed;
                 outcome.error = Some(format!("[{}] {e}", e.class()));
                 return Ok(());
             }
+            Fetched::Cancelled => {
+                outcome.status = RunStatus::Cancelled;
+                return Ok(());
+            }
         };
         let stalled = page.has_more && page.records.is_empty() && page.next == *cursor;
-        *written += store
-            .commit_page(source, stream, &page.records, page.next.as_ref())
-            .await?;
+        let commit = store.commit_page(source, stream, &page.records, page.next.as_ref());
+        let (committed, next) = if page.has_more && !stalled {
+            let prefetch = fetch(instance, stream, page.next.as_ref(), shutdown);
+            let (committed, next) = tokio::join!(commit, prefetch);
+            (committed, Some(next))
+        } else {
+            (commit.await, None)
+        };
+        // A failed commit discards the prefetched page: it is fetched again next run.
+        *written += committed?;
         outcome.pages += 1;
         outcome.records += page.records.len() as u64;
         progress.page(source, stream, outcome.pages, outcome.records);
@@ -266,8 +296,9 @@ async fn page_loop(
             );
             return Ok(());
         }
-        if !page.has_more {
-            return Ok(());
+        match next {
+            Some(n) => fetched = n,
+            None => return Ok(()),
         }
     }
 }

@@ -1,0 +1,128 @@
+//! The binary as a user meets it: the registry is complete, the shipped configs validate, and
+//! the commands answer.
+
+use std::process::Command;
+
+fn okno(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_okno"))
+        .args(args)
+        .env("ZENDESK_API_TOKEN", "from-env")
+        .env_remove("OKNO_CONFIG")
+        .output()
+        .expect("run okno")
+}
+
+fn text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn every_connector_folder_is_registered_and_in_the_example_config() {
+    let example = std::fs::read_to_string("config/okno.example.toml").unwrap();
+    let mut folders: Vec<String> = std::fs::read_dir("connectors")
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name != "sdk")
+        .collect();
+    folders.sort();
+    let mut kinds: Vec<String> = okno::registry::KINDS
+        .iter()
+        .map(|k| k.kind.replace('_', "-"))
+        .collect();
+    kinds.sort();
+    assert_eq!(folders, kinds, "connectors/ and src/registry.rs disagree");
+    for kind in okno::registry::KINDS {
+        assert!(
+            example.contains(&format!("kind = \"{}\"", kind.kind)),
+            "config/okno.example.toml has no block for {}",
+            kind.kind
+        );
+        for setting in kind.settings {
+            assert!(
+                example.contains(&format!("{} =", setting.name)),
+                "config/okno.example.toml does not show {}.{}",
+                kind.kind,
+                setting.name
+            );
+        }
+        for bucket in kind.rate_buckets {
+            assert!(example.contains(&format!("{} =", bucket.name)));
+        }
+    }
+}
+
+#[test]
+fn the_shipped_configs_validate() {
+    for file in ["config/okno.example.toml", "config/demo.toml"] {
+        let out = okno(&["--config", file, "validate"]);
+        assert!(out.status.success(), "{file}: {}", text(&out));
+        assert!(text(&out).contains(": ok ("), "{}", text(&out));
+    }
+}
+
+#[test]
+fn validate_lists_every_problem_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        "[[connector]]\nid = \"a\"\nkind = \"zendsk\"\n[[connector]]\nid = \"b\"\nkind = \"demo\"\nschedule = \"soon\"\n",
+    )
+    .unwrap();
+    let out = okno(&["--config", path.to_str().unwrap(), "validate"]);
+    assert_eq!(out.status.code(), Some(1));
+    let t = text(&out);
+    assert!(t.contains("2 problems"), "{t}");
+    assert!(t.contains("connector[0].kind: unknown kind \"zendsk\""), "{t}");
+    assert!(t.contains("connector[1].schedule"), "{t}");
+}
+
+#[test]
+fn connectors_lists_streams_settings_and_budgets() {
+    let out = okno(&["connectors", "zendesk"]);
+    assert!(out.status.success());
+    let t = text(&out);
+    for needle in ["tickets", "ticket_metrics", "api_token", "secret", "incremental", "10/min"] {
+        assert!(t.contains(needle), "{needle} missing from:\n{t}");
+    }
+    assert!(!okno(&["connectors", "nope"]).status.success());
+}
+
+#[test]
+fn demo_run_once_then_status_shows_every_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("demo.toml");
+    let db = dir.path().join("okno.db");
+    std::fs::write(
+        &path,
+        format!(
+            "[store]\nurl = \"sqlite://{}\"\n[[connector]]\nid = \"demo\"\nkind = \"demo\"\n[connector.settings]\ntickets = 700\npage_size = 300\n",
+            db.display()
+        ),
+    )
+    .unwrap();
+    let config = path.to_str().unwrap();
+    let out = okno(&["--config", config, "run", "--once"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let t = text(&out);
+    assert!(t.contains("demo/tickets: 1400 records in 3 pages"), "{t}");
+    assert!(t.contains(&format!("data is in {}", db.display())), "{t}");
+    assert!(t.contains("ticket                 700 rows"), "{t}");
+
+    // Nothing is due right after: a second --once runs nothing.
+    let again = okno(&["--config", config, "run", "--once"]);
+    assert!(text(&again).contains("nothing was due"), "{}", text(&again));
+
+    let status = okno(&["--config", config, "status", "--format", "json"]);
+    assert!(status.status.success());
+    let rows: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 3);
+    let tickets = rows.iter().find(|r| r["stream"] == "tickets").unwrap();
+    assert_eq!(tickets["result"], "succeeded");
+    assert_eq!(tickets["records"], 1400);
+}
