@@ -77,7 +77,10 @@ fn validate_lists_every_problem_and_fails() {
     assert_eq!(out.status.code(), Some(1));
     let t = text(&out);
     assert!(t.contains("2 problems"), "{t}");
-    assert!(t.contains("connector[0].kind: unknown kind \"zendsk\""), "{t}");
+    assert!(
+        t.contains("connector[0].kind: unknown kind \"zendsk\""),
+        "{t}"
+    );
     assert!(t.contains("connector[1].schedule"), "{t}");
 }
 
@@ -86,7 +89,14 @@ fn connectors_lists_streams_settings_and_budgets() {
     let out = okno(&["connectors", "zendesk"]);
     assert!(out.status.success());
     let t = text(&out);
-    for needle in ["tickets", "ticket_metrics", "api_token", "secret", "incremental", "10/min"] {
+    for needle in [
+        "tickets",
+        "ticket_metrics",
+        "api_token",
+        "secret",
+        "incremental",
+        "10/min",
+    ] {
         assert!(t.contains(needle), "{needle} missing from:\n{t}");
     }
     assert!(!okno(&["connectors", "nope"]).status.success());

@@ -17,7 +17,7 @@ CREATE TABLE ticket (
     created_at      TIMESTAMPTZ NOT NULL,
     updated_at      TIMESTAMPTZ NOT NULL,
     deleted_at      TIMESTAMPTZ,
-    raw             JSONB NOT NULL,
+    raw             JSON NOT NULL,
     synced_at       TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (source, ticket_id)
 );
@@ -36,7 +36,7 @@ CREATE TABLE ticket_metric (
     resolution_minutes_business BIGINT,
     reopens                     BIGINT,
     replies                     BIGINT,
-    raw                         JSONB NOT NULL,
+    raw                         JSON NOT NULL,
     synced_at                   TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (source, ticket_id)
 );
@@ -58,7 +58,7 @@ CREATE TABLE person_identity (
     role       TEXT,
     active     BOOLEAN NOT NULL,
     updated_at TIMESTAMPTZ NOT NULL,
-    raw        JSONB NOT NULL,
+    raw        JSON NOT NULL,
     synced_at  TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (source, user_id)
 );
@@ -70,7 +70,7 @@ CREATE TABLE work_group (
     name       TEXT NOT NULL,
     deleted    BOOLEAN NOT NULL,
     updated_at TIMESTAMPTZ NOT NULL,
-    raw        JSONB NOT NULL,
+    raw        JSON NOT NULL,
     synced_at  TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (source, group_id)
 );

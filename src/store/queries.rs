@@ -7,7 +7,7 @@
 pub(super) const CHUNK: usize = 500;
 
 macro_rules! define_queries {
-    ($db:ty, $begin:expr) => {
+    ($db:ty, $begin:expr, $page_setup:expr, $raw_cast:expr) => {
         use chrono::{DateTime, Utc};
         use okno_connector::{Cursor, Group, Identity, Ticket, TicketMetrics};
         use sqlx::types::Json;
@@ -20,6 +20,16 @@ macro_rules! define_queries {
 
         pub(super) async fn begin(pool: &Pool<$db>) -> Result<Tx, sqlx::Error> {
             pool.begin_with($begin).await
+        }
+
+        /// A transaction for a page of vendor records: see the backend's `$page_setup`.
+        pub(super) async fn begin_page(pool: &Pool<$db>) -> Result<Tx, sqlx::Error> {
+            let mut tx = begin(pool).await?;
+            let setup: Option<&str> = $page_setup;
+            if let Some(sql) = setup {
+                sqlx::query(sql).execute(&mut *tx).await?;
+            }
+            Ok(tx)
         }
 
         pub(super) async fn write_batch(
@@ -74,7 +84,8 @@ macro_rules! define_queries {
                     .push_bind(t.created_at)
                     .push_bind(t.updated_at)
                     .push_bind(t.deleted_at)
-                    .push_bind(Json(&*t.raw))
+                    .push_bind(t.raw.get())
+                    .push_unseparated($raw_cast)
                     .push_bind(now);
             });
             // An older version (a late webhook, an overlapping window) never overwrites a newer one; the
@@ -90,7 +101,7 @@ macro_rules! define_queries {
                  updated_at = excluded.updated_at, deleted_at = excluded.deleted_at, \
                  raw = excluded.raw, synced_at = excluded.synced_at \
                  WHERE excluded.updated_at > ticket.updated_at \
-                 OR (excluded.updated_at = ticket.updated_at AND excluded.raw <> ticket.raw)",
+                 OR (excluded.updated_at = ticket.updated_at AND CAST(excluded.raw AS TEXT) <> CAST(ticket.raw AS TEXT))",
             );
             Ok(q.build().persistent(true).execute(&mut **tx).await?.rows_affected())
         }
@@ -120,7 +131,8 @@ macro_rules! define_queries {
                     .push_bind(m.resolution_minutes_business)
                     .push_bind(m.reopens)
                     .push_bind(m.replies)
-                    .push_bind(Json(&*m.raw))
+                    .push_bind(m.raw.get())
+                    .push_unseparated($raw_cast)
                     .push_bind(now);
             });
             q.push(
@@ -134,7 +146,7 @@ macro_rules! define_queries {
                  reopens = excluded.reopens, replies = excluded.replies, raw = excluded.raw, \
                  synced_at = excluded.synced_at \
                  WHERE excluded.updated_at > ticket_metric.updated_at \
-                 OR (excluded.updated_at = ticket_metric.updated_at AND excluded.raw <> ticket_metric.raw)",
+                 OR (excluded.updated_at = ticket_metric.updated_at AND CAST(excluded.raw AS TEXT) <> CAST(ticket_metric.raw AS TEXT))",
             );
             Ok(q.build().persistent(true).execute(&mut **tx).await?.rows_affected())
         }
@@ -158,7 +170,8 @@ macro_rules! define_queries {
                     .push_bind(&i.role)
                     .push_bind(i.active)
                     .push_bind(i.updated_at)
-                    .push_bind(Json(&*i.raw))
+                    .push_bind(i.raw.get())
+                    .push_unseparated($raw_cast)
                     .push_bind(now);
             });
             q.push(
@@ -167,7 +180,7 @@ macro_rules! define_queries {
                  active = excluded.active, updated_at = excluded.updated_at, raw = excluded.raw, \
                  synced_at = excluded.synced_at \
                  WHERE excluded.updated_at > person_identity.updated_at \
-                 OR (excluded.updated_at = person_identity.updated_at AND excluded.raw <> person_identity.raw)",
+                 OR (excluded.updated_at = person_identity.updated_at AND CAST(excluded.raw AS TEXT) <> CAST(person_identity.raw AS TEXT))",
             );
             Ok(q.build().persistent(true).execute(&mut **tx).await?.rows_affected())
         }
@@ -206,7 +219,8 @@ macro_rules! define_queries {
                     .push_bind(&g.name)
                     .push_bind(g.deleted)
                     .push_bind(g.updated_at)
-                    .push_bind(Json(&*g.raw))
+                    .push_bind(g.raw.get())
+                    .push_unseparated($raw_cast)
                     .push_bind(now);
             });
             q.push(
@@ -214,7 +228,7 @@ macro_rules! define_queries {
                  deleted = excluded.deleted, updated_at = excluded.updated_at, raw = excluded.raw, \
                  synced_at = excluded.synced_at \
                  WHERE excluded.updated_at > work_group.updated_at \
-                 OR (excluded.updated_at = work_group.updated_at AND excluded.raw <> work_group.raw)",
+                 OR (excluded.updated_at = work_group.updated_at AND CAST(excluded.raw AS TEXT) <> CAST(work_group.raw AS TEXT))",
             );
             Ok(q.build().persistent(true).execute(&mut **tx).await?.rows_affected())
         }
