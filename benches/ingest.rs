@@ -31,6 +31,7 @@ fn arg(args: &[String], name: &str) -> Option<String> {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.iter().any(|a| a == "--child") {
+        okno::alloc::tune();
         let n: u64 = arg(&args, "--tickets")
             .and_then(|v| v.parse().ok())
             .unwrap_or(10_000);
@@ -91,7 +92,7 @@ fn main() {
 
 async fn child(n: u64, backend: &str) {
     let export = TicketExport::new(n, PER_PAGE);
-    let server = export.start().await;
+    let server = export.start_unrecorded().await;
     let dir = tempfile::tempdir().expect("temp dir");
     let (store, schema) = match backend {
         "postgres" => {
@@ -164,18 +165,20 @@ async fn child(n: u64, backend: &str) {
             "tickets": n,
             "seconds": seconds,
             "per_sec": n as f64 / seconds,
-            "peak_rss_mib": peak_rss_kib() as f64 / 1024.0,
+            "peak_rss_mib": status_kib("VmHWM:") as f64 / 1024.0,
+            "anon_mib": status_kib("RssAnon:") as f64 / 1024.0,
+            "file_mib": status_kib("RssFile:") as f64 / 1024.0,
         })
     );
 }
 
-/// VmHWM from /proc: the process's peak resident set, in KiB.
-fn peak_rss_kib() -> u64 {
+/// A memory figure from /proc/self/status, in KiB: `VmHWM:` is the peak resident set.
+fn status_kib(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
         })
         .unwrap_or(0)

@@ -19,6 +19,7 @@
 //! [`sync::sync_stream`] (the page loop), [`store::Store::commit_page`] (the transaction).
 //! The binary's CLI lives in `src/main.rs` and [`cli`].
 
+pub mod alloc;
 pub mod cli;
 pub mod config;
 pub mod registry;

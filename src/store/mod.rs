@@ -638,9 +638,9 @@ fn sqlite_options(opts: SqliteConnectOptions) -> SqliteConnectOptions {
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(Duration::from_secs(10))
         .foreign_keys(true)
-        // 64 MiB of page cache per connection (the default is 2 MiB): upserts probe the primary
+        // 16 MiB of page cache per connection (the default is 2 MiB): upserts probe the primary
         // key b-tree for every row, and a warm cache keeps that in memory.
-        .pragma("cache_size", "-65536")
+        .pragma("cache_size", "-16384")
         // Checkpoint the WAL every ~16 MiB instead of every 4 MiB: fewer, larger copies into the
         // database file during a backfill; readers see the same data either way.
         .pragma("wal_autocheckpoint", "4000")

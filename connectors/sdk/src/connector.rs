@@ -47,6 +47,11 @@ pub trait Connector: Send + Sync + 'static {
     /// Calls the vendor once to check credentials and reachability (`okno validate --online`).
     /// Returns a one-line description of what was reached, without secrets.
     async fn check(&self) -> Result<String, ConnectorError>;
+
+    /// The connector's webhook handler, if its vendor pushes changes.
+    fn webhooks(&self) -> Option<&dyn crate::webhook::WebhookHandler> {
+        None
+    }
 }
 
 /// A stream a connector offers.

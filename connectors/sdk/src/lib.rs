@@ -13,6 +13,7 @@
 //!   jittered backoff honouring `Retry-After`, timeouts, tracing spans).
 //! - [`error`]: [`ConnectorError`], classified by what the engine should do next.
 //! - [`money`]: decimal [`Money`] with an ISO 4217 [`Currency`].
+//! - [`webhook`]: verifying and parsing pushed deliveries ([`webhook::WebhookHandler`]).
 //! - `testkit` (feature `testkit`): fixtures and mock-server helpers for connector tests.
 
 pub mod connector;
@@ -23,6 +24,7 @@ pub mod record;
 pub mod settings;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod webhook;
 
 pub use connector::{
     BuildContext, Connector, ConnectorKind, Cursor, Page, PageRequest, RateBucket, SettingSpec,

@@ -67,7 +67,22 @@ impl TicketExport {
 
     /// Starts a mock server answering the ticket export; returns it (its `uri()` is the base URL).
     pub async fn start(&self) -> MockServer {
-        let server = MockServer::start().await;
+        self.mount(MockServer::start().await).await
+    }
+
+    /// As [`TicketExport::start`], without keeping every request (memory stays flat in
+    /// benchmarks that serve thousands of pages).
+    pub async fn start_unrecorded(&self) -> MockServer {
+        self.mount(
+            MockServer::builder()
+                .disable_request_recording()
+                .start()
+                .await,
+        )
+        .await
+    }
+
+    async fn mount(&self, server: MockServer) -> MockServer {
         Mock::given(method("GET"))
             .and(path("/api/v2/incremental/tickets/cursor.json"))
             .respond_with(self.clone())
