@@ -541,15 +541,67 @@ fn connector(
     }
 }
 
-/// Parses a cron expression; five-field crontab lines get a leading `0` seconds field.
+/// Parses a cron expression. Five fields are a crontab line (`minute hour day month weekday`,
+/// weekday 0 or 7 = Sunday, 1 = Monday); they get a leading seconds field and their weekday
+/// numbers translated, because the `cron` crate counts weekdays from 1 = Sunday. Six or seven
+/// fields are passed to the crate as they are (seconds first, weekday 1 = Sunday); weekday names
+/// (`MON-FRI`) mean the same in both forms.
 pub fn parse_schedule(text: &str) -> Result<cron::Schedule, String> {
-    let fields = text.split_whitespace().count();
-    let full = if fields == 5 {
-        format!("0 {text}")
+    let fields: Vec<&str> = text.split_whitespace().collect();
+    let full = if fields.len() == 5 {
+        let weekday = crontab_weekdays(fields[4])?;
+        format!(
+            "0 {} {} {} {} {weekday}",
+            fields[0], fields[1], fields[2], fields[3]
+        )
     } else {
         text.to_string()
     };
     cron::Schedule::from_str(&full).map_err(|e| e.to_string())
+}
+
+/// Translates a crontab weekday field (0-7, Sunday = 0 or 7) to the `cron` crate's (1-7,
+/// Sunday = 1), item by item: `1-5` becomes `2-6`, `5-7` becomes `6-7,1`.
+fn crontab_weekdays(field: &str) -> Result<String, String> {
+    let map = |n: &str| -> Result<u32, String> {
+        let n: u32 = n
+            .parse()
+            .map_err(|_| format!("weekday {n:?} is not a number from 0 to 7"))?;
+        if n > 7 {
+            return Err(format!(
+                "weekday {n} is out of range (0-7, Sunday is 0 or 7)"
+            ));
+        }
+        Ok(n % 7 + 1)
+    };
+    let mut items = Vec::new();
+    for item in field.split(',') {
+        let (range, step) = match item.split_once('/') {
+            Some((r, s)) => (r, Some(s)),
+            None => (item, None),
+        };
+        let has_letters = range.chars().any(|c| c.is_ascii_alphabetic());
+        if range == "*" || range == "?" || has_letters {
+            items.push(item.to_string());
+            continue;
+        }
+        let step = step.map(|s| format!("/{s}")).unwrap_or_default();
+        match range.split_once('-') {
+            None => items.push(format!("{}{step}", map(range)?)),
+            Some((a, b)) => {
+                let (a, b_raw) = (map(a)?, b);
+                if b_raw.trim() == "7" && a != 1 {
+                    if !step.is_empty() {
+                        return Err("write a stepped weekday range ending on Sunday with names, e.g. MON-SUN/2".into());
+                    }
+                    items.push(format!("{a}-7,1"));
+                } else {
+                    items.push(format!("{a}-{}{step}", map(b_raw)?));
+                }
+            }
+        }
+    }
+    Ok(items.join(","))
 }
 
 fn parse_start(s: &str) -> Option<DateTime<Utc>> {

@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use okno_connector::{Cursor, PageRequest};
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::config::Instance;
 use crate::store::{RunOutcome, RunStatus, Store, StoreError};
@@ -151,7 +152,21 @@ pub async fn sync_stream(
         .start_run(source, stream, opts.trigger.as_str())
         .await?;
     let span = tracing::info_span!("sync", instance = source, stream, run_id);
-    let _enter = span.enter();
+    run(store, instance, stream, run_id, shutdown, progress)
+        .instrument(span)
+        .await
+}
+
+/// The body of [`sync_stream`] once its run is recorded, inside the run's tracing span.
+async fn run(
+    store: &Store,
+    instance: &Instance,
+    stream: &str,
+    run_id: i64,
+    shutdown: &CancellationToken,
+    progress: &dyn Progress,
+) -> Result<RunSummary, SyncError> {
+    let source = instance.id.as_str();
     progress.started(source, stream);
     let started = tokio::time::Instant::now();
 

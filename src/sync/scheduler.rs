@@ -122,3 +122,54 @@ async fn instance_loop(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Datelike, TimeZone};
+
+    fn at(h: u32, m: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 23, h, m, 0).unwrap()
+    }
+
+    #[test]
+    fn an_instance_never_run_is_due() {
+        let every_15 = crate::config::parse_schedule("*/15 * * * *").unwrap();
+        assert!(is_due(&every_15, None, at(10, 1)));
+    }
+
+    #[test]
+    fn due_once_a_scheduled_time_passed_since_the_last_start() {
+        let every_15 = crate::config::parse_schedule("*/15 * * * *").unwrap();
+        // Last run 10:01; next slot 10:15.
+        assert!(!is_due(&every_15, Some(at(10, 1)), at(10, 14)));
+        assert!(is_due(&every_15, Some(at(10, 1)), at(10, 15)));
+        // Down for a day: due (one catch-up run, not one per missed slot).
+        assert!(is_due(&every_15, Some(at(10, 1)), at(23, 59)));
+    }
+
+    #[test]
+    fn five_field_crontab_lines_get_a_seconds_field() {
+        let s = crate::config::parse_schedule("30 2 * * 1").unwrap();
+        let next = s.after(&at(0, 0)).next().unwrap();
+        // 2026-11-23 is a Monday.
+        assert_eq!(next, at(2, 30));
+        assert!(crate::config::parse_schedule("every hour").is_err());
+        // Sunday is 0 or 7 in crontab; weekday ranges keep their crontab meaning.
+        let sunday = Utc.with_ymd_and_hms(2026, 11, 29, 2, 30, 0).unwrap();
+        for line in ["30 2 * * 0", "30 2 * * 7", "30 2 * * SUN"] {
+            let s = crate::config::parse_schedule(line).unwrap();
+            assert_eq!(s.after(&at(0, 0)).next().unwrap(), sunday, "{line}");
+        }
+        let weekend = crate::config::parse_schedule("30 2 * * 6-7").unwrap();
+        let days: Vec<u32> = weekend.after(&at(0, 0)).take(2).map(|t| t.day()).collect();
+        assert_eq!(days, [28, 29], "Saturday and Sunday");
+        let weekdays = crate::config::parse_schedule("0 9 * * 1-5").unwrap();
+        let days: Vec<u32> = weekdays
+            .after(&at(10, 0))
+            .take(5)
+            .map(|t| t.day())
+            .collect();
+        assert_eq!(days, [24, 25, 26, 27, 30], "Tuesday to Friday, then Monday");
+    }
+}
