@@ -298,7 +298,9 @@ async fn sync_one(
     Ok(())
 }
 
-async fn run_once(config: &Config, store: &Store) -> anyhow::Result<()> {
+/// What `run` does before any sync: the runs a dead process left `running` are marked
+/// interrupted (this is the only process on the store), and signals start a graceful stop.
+async fn start_scheduling(store: &Store) -> anyhow::Result<CancellationToken> {
     let interrupted = store.mark_interrupted_runs().await?;
     if interrupted > 0 {
         tracing::warn!(
@@ -308,6 +310,11 @@ async fn run_once(config: &Config, store: &Store) -> anyhow::Result<()> {
     }
     let shutdown = CancellationToken::new();
     spawn_signal_handler(shutdown.clone());
+    Ok(shutdown)
+}
+
+async fn run_once(config: &Config, store: &Store) -> anyhow::Result<()> {
+    let shutdown = start_scheduling(store).await?;
     let progress = progress::for_terminal(std::io::stderr().is_terminal());
     let ran = sync::run_due_once(config, store, &shutdown, progress.as_ref()).await?;
     if ran.is_empty() {
@@ -327,15 +334,7 @@ async fn run_once(config: &Config, store: &Store) -> anyhow::Result<()> {
 }
 
 async fn daemon(config: Config, store: Store) -> anyhow::Result<()> {
-    let interrupted = store.mark_interrupted_runs().await?;
-    if interrupted > 0 {
-        tracing::warn!(
-            interrupted,
-            "runs left unfinished by a stopped process were marked interrupted"
-        );
-    }
-    let shutdown = CancellationToken::new();
-    spawn_signal_handler(shutdown.clone());
+    let shutdown = start_scheduling(&store).await?;
     tracing::info!(
         connectors = config.connectors.len(),
         store = store.url(),
