@@ -283,3 +283,68 @@ async fn the_canary_secret_never_appears_in_logs_even_at_trace_level() {
     let runs = store.latest_runs(Some("zd")).await.unwrap();
     assert!(!format!("{runs:?}").contains(CANARY));
 }
+
+#[test]
+fn the_store_password_never_appears_in_debug_output_or_errors() {
+    let (_dir, path) = write("[store]\nurl = \"postgres://okno:${PG_PASSWORD}@db:5432/okno\"\n");
+    let env = vec![("PG_PASSWORD".to_string(), CANARY.to_string())];
+    let loaded = load_with_env(&path, &env).unwrap();
+    assert_eq!(
+        loaded.config.store.url,
+        format!("postgres://okno:{CANARY}@db:5432/okno")
+    );
+    let debug = format!("{:?}", loaded.config);
+    assert!(
+        debug.contains("postgres://okno:***@db:5432/okno"),
+        "{debug}"
+    );
+    assert!(!debug.contains(CANARY));
+
+    // An unparsable URL (a bad port) is reported without its password.
+    let (_dir, path) = write("[store]\nurl = \"postgres://okno:${PG_PASSWORD}@db:54x2/okno\"\n");
+    let err = load_with_env(&path, &env).unwrap_err();
+    assert_eq!(err.issues[0].key, "store.url");
+    assert!(!err.to_string().contains(CANARY), "{err}");
+}
+
+#[test]
+fn connector_blocks_cannot_be_replaced_from_the_environment() {
+    let (_dir, path) = write(&zendesk("", GOOD_SETTINGS));
+    let mut env = env();
+    env.push(("OKNO__CONNECTOR__ID".into(), "x".into()));
+    let err = load_with_env(&path, &env).unwrap_err();
+    assert_eq!(err.issues[0].key, "connector", "{err}");
+}
+
+#[test]
+fn a_secret_given_twice_or_empty_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("token");
+    std::fs::write(&secret, "from-file\n").unwrap();
+    let both = format!("{GOOD_SETTINGS}\napi_token_file = \"{}\"", secret.display());
+    single_issue(
+        load(&zendesk("", &both)),
+        "connector[0].settings.api_token_file",
+    );
+
+    let (_dir, path) = write(&zendesk("", GOOD_SETTINGS));
+    let empty = vec![("ZD_TOKEN".to_string(), String::new())];
+    let err = load_with_env(&path, &empty).unwrap_err();
+    assert_eq!(err.issues.len(), 1, "{err}");
+    assert_eq!(err.issues[0].key, "connector[0].settings.api_token");
+}
+
+#[test]
+fn settings_are_checked_even_when_other_keys_of_the_block_are_wrong() {
+    let err = load(&zendesk(
+        "schedule = \"bad\"",
+        "email = \"a@b.c\"\napi_token = \"${ZD_TOKEN}\"",
+    ))
+    .unwrap_err();
+    let keys: Vec<&str> = err.issues.iter().map(|i| i.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["connector[0].schedule", "connector[0].settings.subdomain"],
+        "{err}"
+    );
+}

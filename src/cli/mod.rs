@@ -212,7 +212,7 @@ async fn validate(path: &std::path::Path, online: bool) -> anyhow::Result<()> {
         } else {
             "s"
         },
-        config.store.url
+        config.store.shown_url()
     );
     if !online {
         return Ok(());

@@ -75,11 +75,28 @@ impl fmt::Display for ConfigError {
 }
 
 /// `[store]`.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct StoreConfig {
-    /// `sqlite://path` or `postgres://user@host/db`.
+    /// `sqlite://path` or `postgres://user@host/db`. May hold a password: show it only through
+    /// [`StoreConfig::shown_url`].
     pub url: String,
     pub max_connections: u32,
+}
+
+impl StoreConfig {
+    /// The URL with any password replaced by `***`.
+    pub fn shown_url(&self) -> String {
+        crate::store::redact_url(&self.url)
+    }
+}
+
+impl fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreConfig")
+            .field("url", &self.shown_url())
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
 }
 
 /// Log output format.
@@ -324,16 +341,20 @@ pub fn load_with_env(path: &Path, env: &[(String, String)]) -> Result<Loaded, Co
             .unwrap_or_else(|| DEFAULT_STORE_URL.to_string()),
         max_connections: root.store.max_connections.unwrap_or(8),
     };
-    if !(store.url.starts_with("sqlite:")
-        || store.url.starts_with("postgres:")
-        || store.url.starts_with("postgresql:"))
-    {
+    if let Err(reason) = check_store_url(&store.url) {
         issues.push(
             "store.url",
-            "must start with sqlite: or postgres:",
+            format!("{} is not a store URL: {reason}", store.shown_url()),
             Some(format!(
-                "e.g. url = \"{DEFAULT_STORE_URL}\" or \"postgres://okno@db/okno\""
+                "e.g. url = \"{DEFAULT_STORE_URL}\" or \"postgres://okno:${{PGPASSWORD}}@db:5432/okno\" (percent-encode special characters in a password)"
             )),
+        );
+    }
+    if store.max_connections == 0 {
+        issues.push(
+            "store.max_connections",
+            "must be at least 1",
+            Some("8 suits most deployments".into()),
         );
     }
     let log = LogConfig {
@@ -351,11 +372,19 @@ pub fn load_with_env(path: &Path, env: &[(String, String)]) -> Result<Loaded, Co
         );
     }
 
-    let tree_connectors = tree
-        .get("connector")
-        .and_then(|v| v.as_array())
-        .cloned()
-        .unwrap_or_default();
+    let tree_connectors = match tree.get("connector") {
+        None => Vec::new(),
+        Some(serde_json::Value::Array(items)) => items.clone(),
+        Some(_) => {
+            // Typically an OKNO__CONNECTOR__... variable, which replaces the whole list.
+            issues.push(
+                "connector",
+                "must be a list of [[connector]] blocks",
+                Some("connector blocks cannot be overridden from the environment; use ${ENV} references inside them".into()),
+            );
+            Vec::new()
+        }
+    };
     let mut connectors = Vec::new();
     let mut ids = BTreeSet::new();
     for (i, value) in tree_connectors.iter().enumerate() {
@@ -503,18 +532,31 @@ fn connector(
             );
         }
     }
-    if let Some(t) = raw.timeout_secs {
-        http.timeout = Duration::from_secs(t.max(1));
+    match raw.timeout_secs {
+        Some(0) => issues.push(key("timeout_secs"), "must be at least 1", None),
+        Some(t) => http.timeout = Duration::from_secs(t),
+        None => {}
     }
-    if let Some(n) = raw.max_attempts {
-        http.retry.max_attempts = n.max(1);
+    match raw.max_attempts {
+        Some(0) => issues.push(
+            key("max_attempts"),
+            "must be at least 1",
+            Some("it counts the first try too".into()),
+        ),
+        Some(n) => http.retry.max_attempts = n,
+        None => {}
     }
 
+    // Settings are checked even when other keys of the block are wrong, so one run of
+    // `validate` shows all of it; but not when their secrets could not be resolved, which would
+    // only repeat the same problem as "missing credentials".
+    let before_settings = issues.list.len();
     let settings =
         secrets::resolve_files(raw.settings, kind, &key("settings"), env, issues, warnings);
-    if issues.list.len() > before {
+    if issues.list.len() > before_settings {
         return None;
     }
+    let block_ok = issues.list.len() == before;
     let built = (kind.build)(BuildContext {
         instance: raw.id.clone(),
         settings,
@@ -522,6 +564,7 @@ fn connector(
         http,
     });
     match built {
+        Ok(_) if !block_ok => None,
         Ok(connector) => Some(Instance {
             id: raw.id,
             kind,
@@ -602,6 +645,21 @@ fn crontab_weekdays(field: &str) -> Result<String, String> {
         }
     }
     Ok(items.join(","))
+}
+
+/// Parses a store URL the way the store will, without connecting.
+fn check_store_url(url: &str) -> Result<(), String> {
+    if url.starts_with("sqlite:") {
+        sqlx::sqlite::SqliteConnectOptions::from_str(url)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        sqlx::postgres::PgConnectOptions::from_str(url)
+            .map(|_| ())
+            .map_err(|e| crate::store::redact_url(&e.to_string()))
+    } else {
+        Err("the scheme must be sqlite: or postgres:".into())
+    }
 }
 
 fn parse_start(s: &str) -> Option<DateTime<Utc>> {

@@ -111,6 +111,16 @@ pub(super) fn resolve_files(
         return Value::Object(Map::new());
     };
     let mut out = Map::new();
+    for spec in kind.settings.iter().filter(|s| s.secret) {
+        let file_key = format!("{}_file", spec.name);
+        if map.contains_key(spec.name) && map.contains_key(&file_key) {
+            issues.push(
+                join_key(prefix, &file_key),
+                format!("{} is set too", spec.name),
+                Some(format!("keep either {} or {file_key}", spec.name)),
+            );
+        }
+    }
     for (k, v) in map {
         let key = join_key(prefix, &k);
         let secret_of_file = k
@@ -125,7 +135,11 @@ pub(super) fn resolve_files(
             match std::fs::read_to_string(&path) {
                 Ok(text) => {
                     let text = text.trim_end_matches(['\n', '\r']).to_string();
-                    out.insert(spec.name.to_string(), Value::String(text));
+                    if text.is_empty() {
+                        issues.push(key, format!("secret file {path:?} is empty"), None);
+                    } else {
+                        out.insert(spec.name.to_string(), Value::String(text));
+                    }
                 }
                 Err(e) => issues.push(
                     key,
@@ -145,7 +159,15 @@ pub(super) fn resolve_files(
                         Some(format!("use {k} = \"${{ENV_VAR}}\" or {k}_file = \"/run/secrets/...\" so the file can live in git")),
                     );
                 }
-                Value::String(expand(&s, &key, env, issues).unwrap_or_default())
+                let value = expand(&s, &key, env, issues);
+                if is_secret && value.as_deref() == Some("") {
+                    issues.push(
+                        key.clone(),
+                        "the secret is empty",
+                        Some("check that the environment variable has a value".into()),
+                    );
+                }
+                Value::String(value.unwrap_or_default())
             }
             other => substitute_env(other, &key, env, issues),
         };

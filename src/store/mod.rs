@@ -60,7 +60,7 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations
 /// Store failures. The URL in messages has its password removed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("store URL {url:?} is not understood: {reason} (hint: use sqlite://data/okno.db or postgres://user@host/db)")]
+    #[error("store URL {url} is not understood: {reason} (hint: use sqlite://data/okno.db or postgres://user@host/db)")]
     BadUrl { url: String, reason: String },
     #[error("cannot open the store at {url}: {source}")]
     Connect {
@@ -275,13 +275,29 @@ impl<'a> Batch<'a> {
             |g| g.group_id.clone(),
             |g| g.updated_at,
         );
-        Batch {
+        let mut batch = Batch {
             tickets,
             metrics,
             identities,
             people,
             groups,
-        }
+        };
+        // Rows are written in key order, so two transactions touching the same rows (two
+        // instances sharing people, on PostgreSQL) lock them in the same order and cannot deadlock.
+        batch
+            .tickets
+            .sort_unstable_by(|a, b| a.ticket_id.cmp(&b.ticket_id));
+        batch
+            .metrics
+            .sort_unstable_by(|a, b| a.ticket_id.cmp(&b.ticket_id));
+        batch
+            .identities
+            .sort_unstable_by(|a, b| a.0.user_id.cmp(&b.0.user_id));
+        batch.people.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        batch
+            .groups
+            .sort_unstable_by(|a, b| a.group_id.cmp(&b.group_id));
+        batch
     }
 
     fn len(&self) -> usize {
@@ -289,14 +305,39 @@ impl<'a> Batch<'a> {
     }
 }
 
-/// Removes the password from a URL before it is shown.
-fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
+/// A store URL fit to show: the password (in the authority or a `password=` parameter) is
+/// replaced by `***`, also when the URL does not parse (an unescaped `#` or `@` in a password).
+pub fn redact_url(url: &str) -> String {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((s, r)) => (s, r),
+        None => return url.to_string(),
+    };
+    // The authority ends at the first '/' after the last '@' (a password may contain '/').
+    let shown_rest = match rest.rfind('@') {
+        Some(at) => {
+            let userinfo = &rest[..at];
+            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+            if userinfo.contains(':') {
+                format!("{user}:***{}", &rest[at..])
+            } else {
+                rest.to_string()
+            }
         }
-        _ => url.to_string(),
+        None => rest.to_string(),
+    };
+    let shown = format!("{scheme}://{shown_rest}");
+    match shown.split_once('?') {
+        Some((base, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|kv| match kv.split_once('=') {
+                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                    _ => kv.to_string(),
+                })
+                .collect();
+            format!("{base}?{}", query.join("&"))
+        }
+        None => shown,
     }
 }
 
@@ -313,7 +354,7 @@ impl Store {
     /// Opens the store at `url`: `sqlite://path` (created with its directory if missing) or
     /// `postgres://...`. Does not migrate; call [`Store::migrate`].
     pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreError> {
-        let shown = redact(url);
+        let shown = redact_url(url);
         let pool = if url.starts_with("sqlite:") {
             let opts = SqliteConnectOptions::from_str(url).map_err(|e| StoreError::BadUrl {
                 url: shown.clone(),
@@ -646,4 +687,31 @@ fn sqlite_options(opts: SqliteConnectOptions) -> SqliteConnectOptions {
         .pragma("wal_autocheckpoint", "4000")
         .pragma("temp_store", "memory")
         .page_size(8192)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_never_survive_redaction() {
+        assert_eq!(
+            redact_url("postgres://okno:s3cret@db:5432/okno"),
+            "postgres://okno:***@db:5432/okno"
+        );
+        // Unescaped characters that make the URL unparsable.
+        assert_eq!(
+            redact_url("postgres://okno:p@ss#w/rd@db/okno"),
+            "postgres://okno:***@db/okno"
+        );
+        assert_eq!(
+            redact_url("postgres://db/okno?user=okno&password=s3cret&sslmode=require"),
+            "postgres://db/okno?user=okno&password=***&sslmode=require"
+        );
+        assert_eq!(redact_url("sqlite://data/okno.db"), "sqlite://data/okno.db");
+        assert_eq!(
+            redact_url("postgres://okno@db/okno"),
+            "postgres://okno@db/okno"
+        );
+    }
 }

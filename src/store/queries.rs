@@ -6,6 +6,20 @@
 /// PostgreSQL's 65,535 bind parameters, and one fixed size keeps the statement cache warm.
 pub(super) const CHUNK: usize = 500;
 
+/// Vendor text without NUL characters: PostgreSQL refuses them in text and JSON columns, and
+/// one such subject would otherwise fail its page on every run. Both backends store the same.
+pub(super) fn clean(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains('\0') {
+        std::borrow::Cow::Owned(s.replace('\0', ""))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
+pub(super) fn clean_opt(s: &Option<String>) -> Option<std::borrow::Cow<'_, str>> {
+    s.as_deref().map(clean)
+}
+
 macro_rules! define_queries {
     ($db:ty, $begin:expr, $page_setup:expr, $raw_cast:expr) => {
         use chrono::{DateTime, Utc};
@@ -13,7 +27,7 @@ macro_rules! define_queries {
         use sqlx::types::Json;
         use sqlx::{Pool, QueryBuilder, Row, Transaction};
 
-        use super::queries::CHUNK;
+        use super::queries::{clean, clean_opt, CHUNK};
         use super::{Batch, RunOutcome, RunRow, StateRow, StoredTicket};
 
         type Tx = Transaction<'static, $db>;
@@ -70,17 +84,17 @@ macro_rules! define_queries {
             );
             q.push_values(rows, |mut b, t| {
                 b.push_bind(source)
-                    .push_bind(&t.ticket_id)
-                    .push_bind(&t.subject)
-                    .push_bind(&t.status)
-                    .push_bind(&t.priority)
-                    .push_bind(&t.ticket_type)
-                    .push_bind(&t.channel)
-                    .push_bind(&t.requester_id)
-                    .push_bind(&t.assignee_id)
-                    .push_bind(&t.group_id)
-                    .push_bind(&t.organization_id)
-                    .push_bind(Json(&t.tags))
+                    .push_bind(clean(&t.ticket_id))
+                    .push_bind(clean_opt(&t.subject))
+                    .push_bind(clean(&t.status))
+                    .push_bind(clean_opt(&t.priority))
+                    .push_bind(clean_opt(&t.ticket_type))
+                    .push_bind(clean_opt(&t.channel))
+                    .push_bind(clean_opt(&t.requester_id))
+                    .push_bind(clean_opt(&t.assignee_id))
+                    .push_bind(clean_opt(&t.group_id))
+                    .push_bind(clean_opt(&t.organization_id))
+                    .push_bind(Json(t.tags.iter().map(|t| clean(t)).collect::<Vec<_>>()))
                     .push_bind(t.created_at)
                     .push_bind(t.updated_at)
                     .push_bind(t.deleted_at)
@@ -120,7 +134,7 @@ macro_rules! define_queries {
             );
             q.push_values(rows, |mut b, m| {
                 b.push_bind(source)
-                    .push_bind(&m.ticket_id)
+                    .push_bind(clean(&m.ticket_id))
                     .push_bind(m.created_at)
                     .push_bind(m.updated_at)
                     .push_bind(m.assigned_at)
@@ -163,11 +177,11 @@ macro_rules! define_queries {
             );
             q.push_values(rows, |mut b, (i, person_id)| {
                 b.push_bind(source)
-                    .push_bind(&i.user_id)
-                    .push_bind(person_id)
-                    .push_bind(&i.name)
-                    .push_bind(&i.email)
-                    .push_bind(&i.role)
+                    .push_bind(clean(&i.user_id))
+                    .push_bind(clean(person_id))
+                    .push_bind(clean_opt(&i.name))
+                    .push_bind(clean_opt(&i.email))
+                    .push_bind(clean_opt(&i.role))
                     .push_bind(i.active)
                     .push_bind(i.updated_at)
                     .push_bind(i.raw.get())
@@ -193,7 +207,10 @@ macro_rules! define_queries {
             let mut q: QueryBuilder<$db> =
                 QueryBuilder::new("INSERT INTO person (person_id, display_name, email, updated_at) ");
             q.push_values(rows, |mut b, (id, name, email)| {
-                b.push_bind(id).push_bind(*name).push_bind(*email).push_bind(now);
+                b.push_bind(clean(id))
+                    .push_bind(name.map(clean))
+                    .push_bind(email.map(clean))
+                    .push_bind(now);
             });
             // A tool that knows no name does not erase the one another tool gave.
             q.push(
@@ -215,8 +232,8 @@ macro_rules! define_queries {
             );
             q.push_values(rows, |mut b, g| {
                 b.push_bind(source)
-                    .push_bind(&g.group_id)
-                    .push_bind(&g.name)
+                    .push_bind(clean(&g.group_id))
+                    .push_bind(clean(&g.name))
                     .push_bind(g.deleted)
                     .push_bind(g.updated_at)
                     .push_bind(g.raw.get())

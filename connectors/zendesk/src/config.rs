@@ -107,6 +107,13 @@ impl Settings {
         let auth = match (raw.email, raw.api_token, raw.oauth_token) {
             (Some(email), Some(token), None) => Some(Auth::ApiToken { email, token }),
             (None, None, Some(token)) => Some(Auth::Bearer(token)),
+            (Some(_), None, Some(_)) => {
+                errors.push(
+                    SettingsError::new("email", "is only used with api_token")
+                        .hint("remove `email` when authenticating with `oauth_token`"),
+                );
+                None
+            }
             (_, Some(_), Some(_)) => {
                 errors.push(
                     SettingsError::new("oauth_token", "both api_token and oauth_token are set")
