@@ -160,3 +160,36 @@ api_token = "${{ZD_TOKEN}}"
     assert_eq!(store.ticket_ids("zd").await.unwrap(), expected_ids(6000));
     store.close().await;
 }
+
+store_test!(async fn two_syncs_of_one_instance_never_overlap(store) {
+    use okno::sync::{sync_instance, SyncError};
+    let export = TicketExport::new(3000, 1000);
+    export.faults.hang_at_offset.store(1000, Ordering::SeqCst);
+    let server = export.start().await;
+    let inst = common::zendesk_instance(&server.uri(), "");
+    let shutdown = CancellationToken::new();
+    let first = {
+        let (store, inst, shutdown) = (store.clone(), inst.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            let progress = common::quiet();
+            sync_instance(&store, &inst, &[], MANUAL, &shutdown, progress.as_ref()).await
+        })
+    };
+    wait_for_cursor(&store, 1000).await;
+    let progress = common::quiet();
+    let second = sync_instance(&store, &inst, &[], MANUAL, &CancellationToken::new(), progress.as_ref()).await;
+    match second {
+        Err(SyncError::Busy { busy, .. }) => assert!(busy.holder.contains(&std::process::id().to_string())),
+        other => panic!("the second sync must be refused, got {other:?}"),
+    }
+    shutdown.cancel();
+    let runs = first.await.unwrap().unwrap();
+    assert_eq!(runs[0].status, RunStatus::Cancelled);
+    // Released: the instance can be synced again, and finishes.
+    export.faults.clear();
+    let again = sync_instance(&store, &inst, &[], MANUAL, &CancellationToken::new(), progress.as_ref())
+        .await
+        .unwrap();
+    assert_eq!(again[0].status, RunStatus::Succeeded);
+    assert_eq!(store.ticket_ids("zd").await.unwrap(), expected_ids(3000));
+});

@@ -184,3 +184,45 @@ store_test!(async fn nul_characters_from_a_vendor_do_not_block_a_page(store) {
     store.commit_page("zd", "tickets", &page, None).await.unwrap();
     assert_eq!(subject(&store, "1").await, "brokensubject");
 });
+
+store_test!(async fn a_lease_is_held_by_one_holder_until_released_or_expired(store) {
+    use std::time::Duration;
+    let minute = Duration::from_secs(60);
+    assert!(store.claim_lease("zd", "a", None, minute).await.unwrap().is_ok());
+    let (holder, until) = store.claim_lease("zd", "b", None, minute).await.unwrap().unwrap_err();
+    assert_eq!(holder, "a");
+    assert!(until > chrono::Utc::now());
+    assert!(!store.renew_lease("zd", "b", minute).await.unwrap(), "only the holder renews");
+    assert!(store.renew_lease("zd", "a", minute).await.unwrap());
+    // A holder known to be dead can be taken over at once.
+    assert!(store.claim_lease("zd", "b", Some("a"), minute).await.unwrap().is_ok());
+    store.release_lease("zd", "b").await.unwrap();
+    assert!(store.claim_lease("zd", "c", None, Duration::ZERO).await.unwrap().is_ok());
+    // c's lease expired the moment it was taken.
+    assert!(store.claim_lease("zd", "d", None, minute).await.unwrap().is_ok());
+    // Another instance is independent.
+    assert!(store.claim_lease("other", "e", None, minute).await.unwrap().is_ok());
+});
+
+store_test!(async fn runs_of_a_leased_instance_are_not_marked_interrupted(store) {
+    use std::time::Duration;
+    let live = store.start_run("zd", "tickets", "schedule").await.unwrap();
+    let dead = store.start_run("gone", "tickets", "schedule").await.unwrap();
+    store.claim_lease("zd", "alive", None, Duration::from_secs(60)).await.unwrap().unwrap();
+    assert_eq!(store.mark_interrupted_runs().await.unwrap(), 1);
+    let status = |id: i64| {
+        let store = store.clone();
+        async move {
+            store
+                .latest_runs(None)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|r| r.run_id == id)
+                .unwrap()
+                .status
+        }
+    };
+    assert_eq!(status(live).await, "running");
+    assert_eq!(status(dead).await, "interrupted");
+});

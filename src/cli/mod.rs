@@ -15,8 +15,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, Config};
 use crate::registry;
-use crate::store::Store;
-use crate::sync::{self, InstanceLocks, RunOptions, RunSummary, Trigger};
+use crate::store::{RunStatus, Store};
+use crate::sync::{self, RunOptions, RunSummary, Trigger};
 
 /// okno pulls your help desk, CRM, task tracker and ad accounts into one store, so that cost per
 /// lead, campaign ROI, budget burn and each specialist's work can finally be read in one place.
@@ -279,21 +279,12 @@ async fn sync_one(
         full,
         trigger: Trigger::Manual,
     };
-    let locks = InstanceLocks::default();
-    let runs = sync::sync_instance(
-        store,
-        inst,
-        streams,
-        opts,
-        &locks,
-        &shutdown,
-        progress.as_ref(),
-    )
-    .await?;
+    let runs =
+        sync::sync_instance(store, inst, streams, opts, &shutdown, progress.as_ref()).await?;
     print_runs(&inst.id, &runs);
     store.close().await;
-    if runs.iter().any(|r| r.error.is_some()) {
-        bail!("some streams failed; see above. The next run resumes from the committed cursor.");
+    if runs.iter().any(|r| r.status != RunStatus::Succeeded) {
+        bail!("some streams failed or were stopped; see above. The next run resumes from the committed cursor.");
     }
     Ok(())
 }
@@ -321,19 +312,34 @@ async fn run_once(config: &Config, store: &Store) -> anyhow::Result<()> {
         println!("nothing was due (see `okno status`)");
     }
     let mut failed = false;
-    for (id, runs) in &ran {
-        print_runs(id, runs);
-        failed |= runs.iter().any(|r| r.error.is_some());
+    for (id, result) in &ran {
+        match result {
+            Ok(runs) => {
+                print_runs(id, runs);
+                failed |= runs.iter().any(|r| r.status != RunStatus::Succeeded);
+            }
+            Err(e @ sync::SyncError::Busy { .. }) => println!("{id}: skipped, {e}"),
+            Err(e) => {
+                println!("{id}: could not run: {e}");
+                failed = true;
+            }
+        }
     }
     print_where_data_went(store).await?;
     store.close().await;
     if failed {
-        bail!("some streams failed; see above. The next run resumes from the committed cursor.");
+        bail!("some streams failed or were stopped; see above. The next run resumes from the committed cursor.");
     }
     Ok(())
 }
 
 async fn daemon(config: Config, store: Store) -> anyhow::Result<()> {
+    if !config.connectors.iter().any(|c| c.enabled) {
+        bail!(
+            "{} has no enabled [[connector]]: there is nothing to schedule",
+            config.path.display()
+        );
+    }
     let shutdown = start_scheduling(&store).await?;
     tracing::info!(
         connectors = config.connectors.len(),

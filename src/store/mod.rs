@@ -581,6 +581,61 @@ impl Store {
         })
     }
 
+    /// Claims the right to sync `source` for `holder` until `now + ttl`. Succeeds when the
+    /// instance is free, its lease expired, or it is held by `stale_holder` (a holder known to
+    /// be dead). Returns the current holder and its expiry otherwise.
+    pub async fn claim_lease(
+        &self,
+        source: &str,
+        holder: &str,
+        stale_holder: Option<&str>,
+        ttl: Duration,
+    ) -> Result<Result<(), (String, DateTime<Utc>)>, StoreError> {
+        let now = Utc::now();
+        let until = now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX);
+        let claimed = match &self.pool {
+            Pool::Sqlite(p) => {
+                sqlite_q::claim_lease(p, source, holder, stale_holder, now, until).await?
+            }
+            Pool::Postgres(p) => {
+                pg_q::claim_lease(p, source, holder, stale_holder, now, until).await?
+            }
+        };
+        if claimed {
+            return Ok(Ok(()));
+        }
+        let current = match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::lease_holder(p, source).await?,
+            Pool::Postgres(p) => pg_q::lease_holder(p, source).await?,
+        };
+        // Released between the two statements: report it as held a moment ago; a retry wins.
+        Ok(Err(
+            current.unwrap_or_else(|| ("(just released)".into(), now))
+        ))
+    }
+
+    /// Extends a held lease; `false` means it was lost (expired and taken over).
+    pub async fn renew_lease(
+        &self,
+        source: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let until = Utc::now() + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX);
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::renew_lease(p, source, holder, until).await?,
+            Pool::Postgres(p) => pg_q::renew_lease(p, source, holder, until).await?,
+        })
+    }
+
+    pub async fn release_lease(&self, source: &str, holder: &str) -> Result<(), StoreError> {
+        match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::release_lease(p, source, holder).await?,
+            Pool::Postgres(p) => pg_q::release_lease(p, source, holder).await?,
+        }
+        Ok(())
+    }
+
     /// The latest run of every stream (of one source when given).
     pub async fn latest_runs(&self, source: Option<&str>) -> Result<Vec<RunRow>, StoreError> {
         Ok(match &self.pool {

@@ -334,14 +334,85 @@ macro_rules! define_queries {
             pool: &Pool<$db>,
             now: DateTime<Utc>,
         ) -> Result<u64, sqlx::Error> {
+            // A run whose instance is still leased belongs to a live process.
             Ok(sqlx::query(
                 "UPDATE sync_run SET status = 'interrupted', finished_at = $1, \
-                 error = 'the process stopped before the run finished' WHERE status = 'running'",
+                 error = 'the process stopped before the run finished' WHERE status = 'running' \
+                 AND NOT EXISTS (SELECT 1 FROM sync_lease l \
+                                 WHERE l.source = sync_run.source AND l.expires_at > $1)",
             )
             .bind(now)
             .execute(pool)
             .await?
             .rows_affected())
+        }
+
+        /// Claims `source` for `holder` if it is free, expired, or held by `stale_holder`.
+        pub(super) async fn claim_lease(
+            pool: &Pool<$db>,
+            source: &str,
+            holder: &str,
+            stale_holder: Option<&str>,
+            now: DateTime<Utc>,
+            until: DateTime<Utc>,
+        ) -> Result<bool, sqlx::Error> {
+            let done = sqlx::query(
+                "INSERT INTO sync_lease (source, holder, acquired_at, expires_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (source) DO UPDATE SET \
+                 holder = excluded.holder, acquired_at = excluded.acquired_at, \
+                 expires_at = excluded.expires_at \
+                 WHERE sync_lease.expires_at <= $3 OR sync_lease.holder = $5",
+            )
+            .bind(source)
+            .bind(holder)
+            .bind(now)
+            .bind(until)
+            .bind(stale_holder.unwrap_or(""))
+            .execute(pool)
+            .await?;
+            Ok(done.rows_affected() == 1)
+        }
+
+        pub(super) async fn lease_holder(
+            pool: &Pool<$db>,
+            source: &str,
+        ) -> Result<Option<(String, DateTime<Utc>)>, sqlx::Error> {
+            let row = sqlx::query("SELECT holder, expires_at FROM sync_lease WHERE source = $1")
+                .bind(source)
+                .fetch_optional(pool)
+                .await?;
+            row.map(|r| Ok((r.try_get("holder")?, r.try_get("expires_at")?)))
+                .transpose()
+        }
+
+        pub(super) async fn renew_lease(
+            pool: &Pool<$db>,
+            source: &str,
+            holder: &str,
+            until: DateTime<Utc>,
+        ) -> Result<bool, sqlx::Error> {
+            let done = sqlx::query(
+                "UPDATE sync_lease SET expires_at = $1 WHERE source = $2 AND holder = $3",
+            )
+            .bind(until)
+            .bind(source)
+            .bind(holder)
+            .execute(pool)
+            .await?;
+            Ok(done.rows_affected() == 1)
+        }
+
+        pub(super) async fn release_lease(
+            pool: &Pool<$db>,
+            source: &str,
+            holder: &str,
+        ) -> Result<(), sqlx::Error> {
+            sqlx::query("DELETE FROM sync_lease WHERE source = $1 AND holder = $2")
+                .bind(source)
+                .bind(holder)
+                .execute(pool)
+                .await?;
+            Ok(())
         }
 
         pub(super) async fn states(pool: &Pool<$db>) -> Result<Vec<StateRow>, sqlx::Error> {

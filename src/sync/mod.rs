@@ -6,19 +6,18 @@
 //! commits (an in-flight fetch is dropped, which loses nothing), so the committed cursor always
 //! matches the committed records. Every run leaves a `sync_run` row.
 
+mod lease;
 mod scheduler;
-
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use okno_connector::{Cursor, PageRequest};
-use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::config::Instance;
 use crate::store::{RunOutcome, RunStatus, Store, StoreError};
 
+pub use lease::{Busy, LEASE_TTL};
 pub use scheduler::{is_due, run_due_once, run_scheduler};
 
 /// What started a run, recorded in `sync_run.trigger`.
@@ -77,19 +76,8 @@ pub enum SyncError {
     Store(#[from] StoreError),
     #[error("{instance} has no stream {stream:?}")]
     UnknownStream { instance: String, stream: String },
-}
-
-/// Serialises runs of the same instance inside this process.
-#[derive(Default, Clone)]
-pub struct InstanceLocks {
-    locks: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<Mutex<()>>>>>,
-}
-
-impl InstanceLocks {
-    fn get(&self, id: &str) -> Arc<Mutex<()>> {
-        let mut map = self.locks.lock().unwrap_or_else(|p| p.into_inner());
-        map.entry(id.to_string()).or_default().clone()
-    }
+    #[error("{instance} is being synced by {} (lease until {}); try again later", busy.holder, busy.until.format("%H:%M:%S UTC"))]
+    Busy { instance: String, busy: Busy },
 }
 
 /// Options of one run.
@@ -101,18 +89,38 @@ pub struct RunOptions {
 }
 
 /// Runs the given streams of an instance one after another (all configured streams when
-/// `streams` is empty). A failing stream does not stop the others.
+/// `streams` is empty), holding the instance's lease so no other process syncs it meanwhile.
+/// A failing stream does not stop the others.
 pub async fn sync_instance(
     store: &Store,
     instance: &Instance,
     streams: &[String],
     opts: RunOptions,
-    locks: &InstanceLocks,
     shutdown: &CancellationToken,
     progress: &dyn Progress,
 ) -> Result<Vec<RunSummary>, SyncError> {
-    let lock = locks.get(&instance.id);
-    let _guard = lock.lock().await;
+    let lease = match lease::acquire(store, &instance.id, shutdown).await? {
+        Ok(lease) => lease,
+        Err(busy) => {
+            return Err(SyncError::Busy {
+                instance: instance.id.clone(),
+                busy,
+            })
+        }
+    };
+    let result = sync_streams(store, instance, streams, opts, lease.token(), progress).await;
+    lease.release().await;
+    result
+}
+
+async fn sync_streams(
+    store: &Store,
+    instance: &Instance,
+    streams: &[String],
+    opts: RunOptions,
+    shutdown: &CancellationToken,
+    progress: &dyn Progress,
+) -> Result<Vec<RunSummary>, SyncError> {
     let streams = if streams.is_empty() {
         instance.streams.clone()
     } else {

@@ -1,14 +1,12 @@
-//! Cron scheduling: one task per enabled instance, runs of an instance never overlap.
+//! Cron scheduling: one task per enabled instance; the instance lease keeps runs of one instance
+//! from overlapping, in this process or across processes.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
-use super::{
-    last_started, sync_instance, InstanceLocks, Progress, RunOptions, RunSummary, SyncError,
-    Trigger,
-};
+use super::{last_started, sync_instance, Progress, RunOptions, RunSummary, SyncError, Trigger};
 use crate::config::{Config, Instance};
 use crate::store::Store;
 
@@ -20,14 +18,17 @@ pub fn is_due(schedule: &cron::Schedule, last: Option<DateTime<Utc>>, now: DateT
     }
 }
 
+/// What one instance's `--once` run came to; an instance another process is syncing is
+/// `Err(SyncError::Busy)`.
+pub type InstanceResult = (String, Result<Vec<RunSummary>, SyncError>);
+
 /// Runs every due instance once, instances in parallel, and returns what ran (`okno run --once`).
 pub async fn run_due_once(
     config: &Config,
     store: &Store,
     shutdown: &CancellationToken,
     progress: &dyn Progress,
-) -> Result<Vec<(String, Vec<RunSummary>)>, SyncError> {
-    let locks = InstanceLocks::default();
+) -> Result<Vec<InstanceResult>, SyncError> {
     let now = Utc::now();
     let mut due = Vec::new();
     for inst in config.connectors.iter().filter(|c| c.enabled) {
@@ -42,10 +43,10 @@ pub async fn run_due_once(
             full: false,
             trigger: Trigger::Once,
         };
-        let res = sync_instance(store, inst, &[], opts, &locks, shutdown, progress).await;
-        res.map(|r| (inst.id.clone(), r))
+        let res = sync_instance(store, inst, &[], opts, shutdown, progress).await;
+        (inst.id.clone(), res)
     });
-    futures::future::join_all(runs).await.into_iter().collect()
+    Ok(futures::future::join_all(runs).await)
 }
 
 /// The daemon's loop: one task per enabled instance, sleeping until its next cron time. A run
@@ -57,7 +58,6 @@ pub async fn run_scheduler(
     shutdown: CancellationToken,
     progress: Arc<dyn Progress>,
 ) {
-    let locks = InstanceLocks::default();
     let mut tasks = tokio::task::JoinSet::new();
     for (index, inst) in config.connectors.iter().enumerate() {
         if !inst.enabled {
@@ -68,10 +68,9 @@ pub async fn run_scheduler(
         let store = store.clone();
         let shutdown = shutdown.clone();
         let progress = progress.clone();
-        let locks = locks.clone();
         tasks.spawn(async move {
             let inst = &config.connectors[index];
-            instance_loop(inst, &store, &locks, &shutdown, progress.as_ref()).await;
+            instance_loop(inst, &store, &shutdown, progress.as_ref()).await;
         });
     }
     while tasks.join_next().await.is_some() {}
@@ -80,7 +79,6 @@ pub async fn run_scheduler(
 async fn instance_loop(
     inst: &Instance,
     store: &Store,
-    locks: &InstanceLocks,
     shutdown: &CancellationToken,
     progress: &dyn Progress,
 ) {
@@ -117,8 +115,10 @@ async fn instance_loop(
             full: false,
             trigger: Trigger::Schedule,
         };
-        if let Err(e) = sync_instance(store, inst, &[], opts, locks, shutdown, progress).await {
-            tracing::error!(instance = %inst.id, error = %e, "sync could not run");
+        match sync_instance(store, inst, &[], opts, shutdown, progress).await {
+            Ok(_) => {}
+            Err(e @ SyncError::Busy { .. }) => tracing::info!(instance = %inst.id, "skipped: {e}"),
+            Err(e) => tracing::error!(instance = %inst.id, error = %e, "sync could not run"),
         }
     }
 }
