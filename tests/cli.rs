@@ -110,7 +110,8 @@ fn demo_run_once_then_status_shows_every_stream() {
     std::fs::write(
         &path,
         format!(
-            "[store]\nurl = \"sqlite://{}\"\n[[connector]]\nid = \"demo\"\nkind = \"demo\"\n[connector.settings]\ntickets = 700\npage_size = 300\n",
+            // Yearly, so the second --once below cannot straddle a scheduled time.
+            "[store]\nurl = \"sqlite://{}\"\n[[connector]]\nid = \"demo\"\nkind = \"demo\"\nschedule = \"0 0 1 1 *\"\n[connector.settings]\ntickets = 700\npage_size = 300\n",
             db.display()
         ),
     )

@@ -498,9 +498,13 @@ fn connector(
     };
 
     let all_streams: Vec<&str> = kind.streams.iter().map(|s| s.name).collect();
-    let streams = raw
-        .streams
-        .unwrap_or_else(|| all_streams.iter().map(|s| s.to_string()).collect());
+    let streams = raw.streams.unwrap_or_else(|| {
+        kind.streams
+            .iter()
+            .filter(|s| s.default)
+            .map(|s| s.name.to_string())
+            .collect()
+    });
     for (j, s) in streams.iter().enumerate() {
         if kind.stream(s).is_none() {
             issues.push(

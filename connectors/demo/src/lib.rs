@@ -72,14 +72,17 @@ pub const KIND: ConnectorKind = ConnectorKind {
         StreamSpec {
             name: "groups",
             doc: "generated agent groups; resumes from {\"offset\": n}",
+            default: true,
         },
         StreamSpec {
             name: "users",
             doc: "generated agents, admins and requesters; resumes from {\"offset\": n}",
+            default: true,
         },
         StreamSpec {
             name: "tickets",
             doc: "generated tickets, each with its metrics; resumes from {\"offset\": n}",
+            default: true,
         },
     ],
     settings: config::SETTINGS,

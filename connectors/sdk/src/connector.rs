@@ -60,6 +60,8 @@ pub struct StreamSpec {
     pub name: &'static str,
     /// What the stream pulls and how it resumes (cursor field), for `okno connectors`.
     pub doc: &'static str,
+    /// Pulled when a `[[connector]]` block does not list its `streams`.
+    pub default: bool,
 }
 
 /// One key of a connector's `[connector.settings]` table.
@@ -83,7 +85,7 @@ pub struct RateBucket {
 }
 
 /// Everything a connector needs to build an instance. Building does no I/O.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct BuildContext {
     /// The instance id from config (`[[connector]] id`), also the `source` of its rows.
     pub instance: String,
@@ -96,6 +98,17 @@ pub struct BuildContext {
 
 /// Builds an instance from its validated block; every settings problem is returned at once.
 pub type BuildFn = fn(BuildContext) -> Result<Arc<dyn Connector>, Vec<SettingsError>>;
+
+impl std::fmt::Debug for BuildContext {
+    // `settings` holds resolved secrets as plain strings: never print it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BuildContext")
+            .field("instance", &self.instance)
+            .field("base_url", &self.base_url.as_ref().map(|u| u.as_str()))
+            .field("http", &self.http)
+            .finish_non_exhaustive()
+    }
+}
 
 /// The registry entry of one connector kind.
 pub struct ConnectorKind {

@@ -154,15 +154,23 @@ enum Attempt {
 }
 
 impl HttpClient {
-    pub fn new(vendor: &'static str, instance: &str, options: &HttpOptions) -> Self {
-        // Building a client only fails when the TLS backend cannot initialise, which is a broken
-        // build, not bad input; fall back to reqwest's defaults rather than panic.
+    /// Fails only when the TLS backend cannot initialise.
+    pub fn new(
+        vendor: &'static str,
+        instance: &str,
+        options: &HttpOptions,
+    ) -> Result<Self, ConnectorError> {
         let client = reqwest::Client::builder()
             .timeout(options.timeout)
             .connect_timeout(options.timeout.min(Duration::from_secs(15)))
             .user_agent(options.user_agent.clone())
             .build()
-            .unwrap_or_default();
+            .map_err(|e| {
+                ConnectorError::Invalid(format!(
+                    "cannot build the HTTP client: {}",
+                    describe_reqwest(&e)
+                ))
+            })?;
         let clock = TokioClock {
             origin: tokio::time::Instant::now(),
         };
@@ -180,7 +188,7 @@ impl HttpClient {
                 ))
             })
             .collect();
-        HttpClient {
+        Ok(HttpClient {
             client,
             vendor,
             instance: Arc::from(instance),
@@ -188,16 +196,11 @@ impl HttpClient {
             limiters: Arc::new(limiters),
             clock,
             stats: Arc::new(HttpStats::default()),
-        }
+        })
     }
 
     pub fn stats(&self) -> &HttpStats {
         &self.stats
-    }
-
-    /// The underlying client, to build requests with.
-    pub fn reqwest(&self) -> &reqwest::Client {
-        &self.client
     }
 
     /// Sends a request built by `build` (called once per attempt), spending from `bucket`'s
@@ -271,20 +274,6 @@ impl HttpClient {
             );
             tokio::time::sleep(delay).await;
         }
-    }
-
-    /// `send` for a GET whose body is JSON.
-    pub async fn get_json<T, F>(
-        &self,
-        endpoint: &'static str,
-        bucket: &str,
-        build: F,
-    ) -> Result<T, ConnectorError>
-    where
-        T: DeserializeOwned,
-        F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
-    {
-        self.send(endpoint, bucket, build).await?.json(endpoint)
     }
 
     async fn wait_for_budget(&self, bucket: &str) {
@@ -477,7 +466,7 @@ mod tests {
     async fn a_budget_paces_requests_on_tokio_time() {
         let mut options = HttpOptions::default();
         options.rate_limits.insert("exports".into(), 6); // one every 10 s, burst 1
-        let client = HttpClient::new("test", "t", &options);
+        let client = HttpClient::new("test", "t", &options).unwrap();
         let start = tokio::time::Instant::now();
         for _ in 0..3 {
             client.wait_for_budget("exports").await;

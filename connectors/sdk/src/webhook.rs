@@ -11,13 +11,25 @@ use crate::record::Record;
 
 /// One delivery as received: the raw body, exactly as sent (signatures cover these bytes), and
 /// the headers with lower-case names.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct WebhookRequest<'a> {
     pub headers: &'a [(String, String)],
     pub body: &'a [u8],
     /// The path segment after `/hooks/{instance}/`, for vendors that sign nothing and are
     /// authenticated by a secret token in the URL.
     pub path_token: Option<&'a str>,
+}
+
+impl std::fmt::Debug for WebhookRequest<'_> {
+    // The path token is a secret and the body may be personal data: neither is printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("WebhookRequest")
+            .field("header_names", &names)
+            .field("body_bytes", &self.body.len())
+            .field("path_token", &self.path_token.map(|_| "***"))
+            .finish()
+    }
 }
 
 impl WebhookRequest<'_> {
