@@ -22,6 +22,7 @@ pub mod http;
 pub mod money;
 pub mod record;
 pub mod settings;
+pub mod signature;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod webhook;
