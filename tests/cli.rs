@@ -7,6 +7,7 @@ fn okno(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_okno"))
         .args(args)
         .env("ZENDESK_API_TOKEN", "from-env")
+        .env("ZENDESK_WEBHOOK_SECRET", "from-env-too")
         .env_remove("OKNO_CONFIG")
         .output()
         .expect("run okno")

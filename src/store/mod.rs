@@ -41,7 +41,13 @@ use sqlx::sqlite::{
 // transactions skip the commit flush. Writes that acknowledge something to the outside (webhook
 // deliveries, OAuth tokens) must use fully durable transactions instead.
 mod sqlite_q {
-    super::queries::define_queries!(sqlx::Sqlite, "BEGIN IMMEDIATE", None, "");
+    super::queries::define_queries!(
+        sqlx::Sqlite,
+        "BEGIN IMMEDIATE",
+        None,
+        "",
+        Some(("PRAGMA synchronous = FULL", "PRAGMA synchronous = NORMAL"))
+    );
 }
 mod pg_q {
     super::queries::define_queries!(
@@ -50,7 +56,9 @@ mod pg_q {
         Some("SET LOCAL synchronous_commit = off"),
         // `raw` is sent as text and kept as `json`: the vendor's bytes exactly, validated but
         // not converted, which is what replay needs and a third of the server's insert work.
-        "::json"
+        "::json",
+        // Transactions flush their commit unless a page transaction turned it off.
+        None
     );
 }
 
@@ -166,6 +174,29 @@ pub struct RunRow {
     pub records: i64,
     pub status: String,
     pub error: Option<String>,
+}
+
+/// A webhook delivery to store.
+#[derive(Debug, Clone)]
+pub struct NewDelivery {
+    pub source: String,
+    pub delivery_id: String,
+    pub received_at: DateTime<Utc>,
+    /// Allow-listed headers, as a JSON object.
+    pub headers: String,
+    pub body: Vec<u8>,
+}
+
+/// A stored webhook delivery.
+#[derive(Debug, Clone)]
+pub struct InboxRow {
+    pub seq: i64,
+    pub source: String,
+    pub delivery_id: String,
+    pub body: Vec<u8>,
+    pub attempts: i64,
+    pub status: String,
+    pub last_error: Option<String>,
 }
 
 /// A stored ticket's main columns (for `okno` commands and tests).
@@ -518,6 +549,95 @@ impl Store {
             "page committed"
         );
         Ok(written)
+    }
+
+    /// Stores webhook deliveries durably (flushed to disk) in one transaction, before anything
+    /// is acknowledged. Returns, per delivery, whether it was new; a delivery seen before (same
+    /// source and delivery id) is not stored again.
+    pub async fn insert_deliveries(&self, rows: &[NewDelivery]) -> Result<Vec<bool>, StoreError> {
+        let now = Utc::now();
+        let inserted = match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::insert_deliveries(p, rows, now).await?,
+            Pool::Postgres(p) => pg_q::insert_deliveries(p, rows, now).await?,
+        };
+        let inserted: std::collections::HashSet<(String, String)> = inserted.into_iter().collect();
+        let mut seen = std::collections::HashSet::new();
+        Ok(rows
+            .iter()
+            .map(|d| {
+                let key = (d.source.clone(), d.delivery_id.clone());
+                // The same delivery twice in one batch: only the first counts as new.
+                inserted.contains(&key) && seen.insert(key)
+            })
+            .collect())
+    }
+
+    /// Pending deliveries whose next attempt is due, oldest first.
+    pub async fn due_deliveries(&self, limit: i64) -> Result<Vec<InboxRow>, StoreError> {
+        let now = Utc::now();
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::due_deliveries(p, now, limit).await?,
+            Pool::Postgres(p) => pg_q::due_deliveries(p, now, limit).await?,
+        })
+    }
+
+    pub async fn delivery(&self, seq: i64) -> Result<Option<InboxRow>, StoreError> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::delivery(p, seq).await?,
+            Pool::Postgres(p) => pg_q::delivery(p, seq).await?,
+        })
+    }
+
+    /// Upserts a delivery's records and marks it done, together and durably.
+    pub async fn complete_delivery(
+        &self,
+        seq: i64,
+        source: &str,
+        records: &[Record],
+    ) -> Result<u64, StoreError> {
+        let batch = Batch::new(source, records);
+        let now = Utc::now();
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::complete_delivery(p, seq, source, &batch, now).await?,
+            Pool::Postgres(p) => pg_q::complete_delivery(p, seq, source, &batch, now).await?,
+        })
+    }
+
+    /// Records a failed attempt; `dead` parks the delivery for a human (`okno webhooks replay`).
+    pub async fn fail_delivery(
+        &self,
+        seq: i64,
+        attempts: i64,
+        next_attempt_at: DateTime<Utc>,
+        error: &str,
+        dead: bool,
+    ) -> Result<(), StoreError> {
+        match &self.pool {
+            Pool::Sqlite(p) => {
+                sqlite_q::fail_delivery(p, seq, attempts, next_attempt_at, error, dead).await?
+            }
+            Pool::Postgres(p) => {
+                pg_q::fail_delivery(p, seq, attempts, next_attempt_at, error, dead).await?
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues a delivery again (dead or done), due now with its attempts reset.
+    pub async fn requeue_delivery(&self, seq: i64) -> Result<bool, StoreError> {
+        let now = Utc::now();
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::requeue_delivery(p, seq, now).await?,
+            Pool::Postgres(p) => pg_q::requeue_delivery(p, seq, now).await?,
+        })
+    }
+
+    /// Deliveries not yet done, per source and status (`pending`, `dead`).
+    pub async fn inbox_counts(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::inbox_counts(p).await?,
+            Pool::Postgres(p) => pg_q::inbox_counts(p).await?,
+        })
     }
 
     /// Forgets a stream's cursor, so its next run starts from `start_date` (`sync --full`).

@@ -21,23 +21,23 @@ pub(super) fn clean_opt(s: &Option<String>) -> Option<std::borrow::Cow<'_, str>>
 }
 
 macro_rules! define_queries {
-    ($db:ty, $begin:expr, $page_setup:expr, $raw_cast:expr) => {
+    ($db:ty, $begin:expr, $page_setup:expr, $raw_cast:expr, $durable:expr) => {
         use chrono::{DateTime, Utc};
         use okno_connector::{Cursor, Group, Identity, Ticket, TicketMetrics};
         use sqlx::types::Json;
         use sqlx::{Pool, QueryBuilder, Row, Transaction};
 
         use super::queries::{clean, clean_opt, CHUNK};
-        use super::{Batch, RunOutcome, RunRow, StateRow, StoredTicket};
+        use super::{Batch, InboxRow, NewDelivery, RunOutcome, RunRow, StateRow, StoredTicket};
 
-        type Tx = Transaction<'static, $db>;
+        type Tx<'c> = Transaction<'c, $db>;
 
-        pub(super) async fn begin(pool: &Pool<$db>) -> Result<Tx, sqlx::Error> {
+        pub(super) async fn begin(pool: &Pool<$db>) -> Result<Tx<'static>, sqlx::Error> {
             pool.begin_with($begin).await
         }
 
         /// A transaction for a page of vendor records: see the backend's `$page_setup`.
-        pub(super) async fn begin_page(pool: &Pool<$db>) -> Result<Tx, sqlx::Error> {
+        pub(super) async fn begin_page(pool: &Pool<$db>) -> Result<Tx<'static>, sqlx::Error> {
             let mut tx = begin(pool).await?;
             let setup: Option<&str> = $page_setup;
             if let Some(sql) = setup {
@@ -47,7 +47,7 @@ macro_rules! define_queries {
         }
 
         pub(super) async fn write_batch(
-            tx: &mut Tx,
+            tx: &mut Tx<'_>,
             source: &str,
             batch: &Batch<'_>,
             now: DateTime<Utc>,
@@ -72,7 +72,7 @@ macro_rules! define_queries {
         }
 
         async fn upsert_tickets(
-            tx: &mut Tx,
+            tx: &mut Tx<'_>,
             source: &str,
             rows: &[&Ticket],
             now: DateTime<Utc>,
@@ -121,7 +121,7 @@ macro_rules! define_queries {
         }
 
         async fn upsert_metrics(
-            tx: &mut Tx,
+            tx: &mut Tx<'_>,
             source: &str,
             rows: &[&TicketMetrics],
             now: DateTime<Utc>,
@@ -166,7 +166,7 @@ macro_rules! define_queries {
         }
 
         async fn upsert_identities(
-            tx: &mut Tx,
+            tx: &mut Tx<'_>,
             source: &str,
             rows: &[(&Identity, String)],
             now: DateTime<Utc>,
@@ -200,7 +200,7 @@ macro_rules! define_queries {
         }
 
         async fn upsert_people(
-            tx: &mut Tx,
+            tx: &mut Tx<'_>,
             rows: &[(String, Option<&str>, Option<&str>)],
             now: DateTime<Utc>,
         ) -> Result<u64, sqlx::Error> {
@@ -222,7 +222,7 @@ macro_rules! define_queries {
         }
 
         async fn upsert_groups(
-            tx: &mut Tx,
+            tx: &mut Tx<'_>,
             source: &str,
             rows: &[&Group],
             now: DateTime<Utc>,
@@ -251,7 +251,7 @@ macro_rules! define_queries {
         }
 
         pub(super) async fn write_cursor(
-            tx: &mut Tx,
+            tx: &mut Tx<'_>,
             source: &str,
             stream: &str,
             cursor: Option<&Cursor>,
@@ -500,6 +500,184 @@ macro_rules! define_queries {
                 .bind(source)
                 .fetch_all(pool)
                 .await
+        }
+
+        /// A connection whose next transaction is flushed to disk before it reports success,
+        /// for writes that acknowledge something to the outside world. `restore` undoes it.
+        async fn durable_conn(
+            pool: &Pool<$db>,
+        ) -> Result<sqlx::pool::PoolConnection<$db>, sqlx::Error> {
+            let mut conn = pool.acquire().await?;
+            let durable: Option<(&str, &str)> = $durable;
+            if let Some((on, _)) = durable {
+                sqlx::query(on).execute(&mut *conn).await?;
+            }
+            Ok(conn)
+        }
+
+        async fn restore(conn: &mut sqlx::pool::PoolConnection<$db>) -> Result<(), sqlx::Error> {
+            let durable: Option<(&str, &str)> = $durable;
+            if let Some((_, off)) = durable {
+                sqlx::query(off).execute(&mut **conn).await?;
+            }
+            Ok(())
+        }
+
+        /// Stores deliveries in one durable transaction; returns the (source, delivery_id) of
+        /// those that were new (the others were seen before).
+        pub(super) async fn insert_deliveries(
+            pool: &Pool<$db>,
+            rows: &[NewDelivery],
+            now: DateTime<Utc>,
+        ) -> Result<Vec<(String, String)>, sqlx::Error> {
+            let mut conn = durable_conn(pool).await?;
+            let mut tx = sqlx::Connection::begin_with(&mut *conn, $begin).await?;
+            let mut inserted = Vec::with_capacity(rows.len());
+            for chunk in rows.chunks(CHUNK) {
+                let mut q: QueryBuilder<$db> = QueryBuilder::new(
+                    "INSERT INTO webhook_inbox (source, delivery_id, received_at, headers, body, \
+                     status, attempts, next_attempt_at) ",
+                );
+                q.push_values(chunk, |mut b, d| {
+                    b.push_bind(&d.source)
+                        .push_bind(&d.delivery_id)
+                        .push_bind(d.received_at)
+                        .push_bind(&d.headers)
+                        .push_bind(&d.body)
+                        .push_bind("pending")
+                        .push_bind(0i64)
+                        .push_bind(now);
+                });
+                q.push(
+                    " ON CONFLICT (source, delivery_id) DO NOTHING RETURNING source, delivery_id",
+                );
+                for row in q.build().fetch_all(&mut *tx).await? {
+                    inserted.push((row.try_get("source")?, row.try_get("delivery_id")?));
+                }
+            }
+            tx.commit().await?;
+            restore(&mut conn).await?;
+            Ok(inserted)
+        }
+
+        /// Writes a delivery's records and marks it done in one durable transaction.
+        pub(super) async fn complete_delivery(
+            pool: &Pool<$db>,
+            seq: i64,
+            source: &str,
+            batch: &Batch<'_>,
+            now: DateTime<Utc>,
+        ) -> Result<u64, sqlx::Error> {
+            let mut conn = durable_conn(pool).await?;
+            let mut tx = sqlx::Connection::begin_with(&mut *conn, $begin).await?;
+            let n = write_batch(&mut tx, source, batch, now).await?;
+            sqlx::query(
+                "UPDATE webhook_inbox SET status = 'done', processed_at = $1, last_error = NULL \
+                 WHERE delivery_seq = $2",
+            )
+            .bind(now)
+            .bind(seq)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            restore(&mut conn).await?;
+            Ok(n)
+        }
+
+        pub(super) async fn fail_delivery(
+            pool: &Pool<$db>,
+            seq: i64,
+            attempts: i64,
+            next_attempt_at: DateTime<Utc>,
+            error: &str,
+            dead: bool,
+        ) -> Result<(), sqlx::Error> {
+            sqlx::query(
+                "UPDATE webhook_inbox SET attempts = $1, next_attempt_at = $2, last_error = $3, \
+                 status = $4 WHERE delivery_seq = $5",
+            )
+            .bind(attempts)
+            .bind(next_attempt_at)
+            .bind(error)
+            .bind(if dead { "dead" } else { "pending" })
+            .bind(seq)
+            .execute(pool)
+            .await?;
+            Ok(())
+        }
+
+        pub(super) async fn due_deliveries(
+            pool: &Pool<$db>,
+            now: DateTime<Utc>,
+            limit: i64,
+        ) -> Result<Vec<InboxRow>, sqlx::Error> {
+            let rows = sqlx::query(
+                "SELECT delivery_seq, source, delivery_id, body, attempts, status, last_error \
+                 FROM webhook_inbox WHERE status = 'pending' AND next_attempt_at <= $1 \
+                 ORDER BY delivery_seq LIMIT $2",
+            )
+            .bind(now)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?;
+            rows.iter().map(inbox_row).collect()
+        }
+
+        pub(super) async fn delivery(
+            pool: &Pool<$db>,
+            seq: i64,
+        ) -> Result<Option<InboxRow>, sqlx::Error> {
+            let row = sqlx::query(
+                "SELECT delivery_seq, source, delivery_id, body, attempts, status, last_error \
+                 FROM webhook_inbox WHERE delivery_seq = $1",
+            )
+            .bind(seq)
+            .fetch_optional(pool)
+            .await?;
+            row.as_ref().map(inbox_row).transpose()
+        }
+
+        /// Puts a delivery back in the queue, due now, with a fresh attempt count.
+        pub(super) async fn requeue_delivery(
+            pool: &Pool<$db>,
+            seq: i64,
+            now: DateTime<Utc>,
+        ) -> Result<bool, sqlx::Error> {
+            let done = sqlx::query(
+                "UPDATE webhook_inbox SET status = 'pending', attempts = 0, next_attempt_at = $1 \
+                 WHERE delivery_seq = $2",
+            )
+            .bind(now)
+            .bind(seq)
+            .execute(pool)
+            .await?;
+            Ok(done.rows_affected() == 1)
+        }
+
+        pub(super) async fn inbox_counts(
+            pool: &Pool<$db>,
+        ) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
+            let rows = sqlx::query(
+                "SELECT source, status, COUNT(*) AS n FROM webhook_inbox \
+                 WHERE status <> 'done' GROUP BY source, status ORDER BY source, status",
+            )
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| Ok((r.try_get("source")?, r.try_get("status")?, r.try_get("n")?)))
+                .collect()
+        }
+
+        fn inbox_row(r: &<$db as sqlx::Database>::Row) -> Result<InboxRow, sqlx::Error> {
+            Ok(InboxRow {
+                seq: r.try_get("delivery_seq")?,
+                source: r.try_get("source")?,
+                delivery_id: r.try_get("delivery_id")?,
+                body: r.try_get("body")?,
+                attempts: r.try_get("attempts")?,
+                status: r.try_get("status")?,
+                last_error: r.try_get("last_error")?,
+            })
         }
 
         pub(super) async fn count_rows(pool: &Pool<$db>, table: &str) -> Result<i64, sqlx::Error> {

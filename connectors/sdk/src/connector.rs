@@ -48,6 +48,15 @@ pub trait Connector: Send + Sync + 'static {
     /// Returns a one-line description of what was reached, without secrets.
     async fn check(&self) -> Result<String, ConnectorError>;
 
+    /// Fetches these records of `stream` by vendor id, for webhooks that only name what changed.
+    /// Ids the vendor no longer has are left out of the page.
+    async fn fetch_ids(&self, stream: &str, ids: &[String]) -> Result<Page, ConnectorError> {
+        let _ = ids;
+        Err(ConnectorError::Invalid(format!(
+            "this connector cannot fetch {stream} by id"
+        )))
+    }
+
     /// The connector's webhook handler, if its vendor pushes changes.
     fn webhooks(&self) -> Option<&dyn crate::webhook::WebhookHandler> {
         None

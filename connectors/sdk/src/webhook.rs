@@ -13,6 +13,8 @@ use crate::record::Record;
 /// the headers with lower-case names.
 #[derive(Clone)]
 pub struct WebhookRequest<'a> {
+    /// When okno received it; timestamp checks compare against this.
+    pub received_at: chrono::DateTime<chrono::Utc>,
     pub headers: &'a [(String, String)],
     pub body: &'a [u8],
     /// The path segment after `/hooks/{instance}/`, for vendors that sign nothing and are
@@ -25,6 +27,7 @@ impl std::fmt::Debug for WebhookRequest<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let names: Vec<&str> = self.headers.iter().map(|(k, _)| k.as_str()).collect();
         f.debug_struct("WebhookRequest")
+            .field("received_at", &self.received_at)
             .field("header_names", &names)
             .field("body_bytes", &self.body.len())
             .field("path_token", &self.path_token.map(|_| "***"))

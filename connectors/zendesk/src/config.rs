@@ -35,6 +35,27 @@ pub(crate) const SETTINGS: &[SettingSpec] = &[
         example: "\"${ZENDESK_OAUTH_TOKEN}\"",
     },
     SettingSpec {
+        name: "webhook_signing_secret",
+        doc: "the webhook's signing secret (Admin Center > Webhooks > Reveal secret); enables POST /hooks/<id>",
+        required: false,
+        secret: true,
+        example: "\"${ZENDESK_WEBHOOK_SECRET}\"",
+    },
+    SettingSpec {
+        name: "webhook_signing_secret_previous",
+        doc: "the secret being rotated out; deliveries signed with either are accepted",
+        required: false,
+        secret: true,
+        example: "\"${ZENDESK_WEBHOOK_SECRET_OLD}\"",
+    },
+    SettingSpec {
+        name: "webhook_max_age_secs",
+        doc: "refuse deliveries whose signature timestamp is further than this from now (replay window)",
+        required: false,
+        secret: false,
+        example: "300",
+    },
+    SettingSpec {
         name: "per_page",
         doc: "records per incremental export page, 1 to 1000",
         required: false,
@@ -50,6 +71,9 @@ struct Raw {
     api_token: Option<SecretString>,
     oauth_token: Option<SecretString>,
     per_page: Option<u32>,
+    webhook_signing_secret: Option<SecretString>,
+    webhook_signing_secret_previous: Option<SecretString>,
+    webhook_max_age_secs: Option<u32>,
 }
 
 /// How requests authenticate.
@@ -69,6 +93,9 @@ pub struct Settings {
     pub(crate) base_url: Url,
     pub(crate) auth: Auth,
     pub(crate) per_page: u32,
+    /// Signing secrets, newest first; empty when webhooks are not configured.
+    pub(crate) webhook_secrets: Vec<SecretString>,
+    pub(crate) webhook_max_age_secs: u32,
 }
 
 impl Settings {
@@ -144,11 +171,29 @@ impl Settings {
             );
         }
 
+        let webhook_max_age_secs = raw.webhook_max_age_secs.unwrap_or(300);
+        if !(10..=3600).contains(&webhook_max_age_secs) {
+            errors.push(
+                SettingsError::new(
+                    "webhook_max_age_secs",
+                    format!("{webhook_max_age_secs} is out of range"),
+                )
+                .hint("10 to 3600 seconds; Zendesk retries within minutes, 300 is the default"),
+            );
+        }
+        let webhook_secrets: Vec<SecretString> = raw
+            .webhook_signing_secret
+            .into_iter()
+            .chain(raw.webhook_signing_secret_previous)
+            .collect();
+
         match (base_url, auth) {
             (Some(base_url), Some(auth)) if errors.is_empty() => Ok(Settings {
                 base_url,
                 auth,
                 per_page,
+                webhook_secrets,
+                webhook_max_age_secs,
             }),
             _ => Err(errors),
         }

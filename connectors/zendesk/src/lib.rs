@@ -22,7 +22,9 @@
 //! - **Quirks**: the cursor export's `start_time` must be at least a minute in the past; the
 //!   time-based export can return the same page forever when over 1,000 tickets share a second,
 //!   which is why only the cursor exports are used.
-//! - **Webhooks**: added with the webhook ingress (signature `X-Zendesk-Webhook-Signature`).
+//! - **Webhooks** (with `webhook_signing_secret`): verified by `X-Zendesk-Webhook-Signature`
+//!   over timestamp + body within a replay window; a delivery names a ticket or user, which is
+//!   fetched again by id (`tickets/show_many`, `users/show_many`). See [`webhook`].
 
 mod api;
 mod config;
@@ -30,6 +32,7 @@ mod config;
 pub mod mock;
 mod model;
 mod normalize;
+mod webhook;
 
 use std::sync::Arc;
 
@@ -88,14 +91,20 @@ fn build(ctx: BuildContext) -> Result<Arc<dyn Connector>, Vec<SettingsError>> {
     let settings = config::Settings::parse(&ctx.settings, ctx.base_url.as_ref())?;
     let http = HttpClient::new("zendesk", &ctx.instance, &ctx.http)
         .map_err(|e| vec![SettingsError::new("", e.to_string())])?;
+    let webhooks = (!settings.webhook_secrets.is_empty()).then(|| webhook::Webhooks {
+        secrets: settings.webhook_secrets.clone(),
+        max_age: chrono::Duration::seconds(i64::from(settings.webhook_max_age_secs)),
+    });
     Ok(Arc::new(Zendesk {
         api: api::Api::new(http, settings),
+        webhooks,
     }))
 }
 
 /// One Zendesk account.
 pub struct Zendesk {
     api: api::Api,
+    webhooks: Option<webhook::Webhooks>,
 }
 
 #[async_trait]
@@ -114,5 +123,20 @@ impl Connector for Zendesk {
 
     async fn check(&self) -> Result<String, ConnectorError> {
         self.api.whoami().await
+    }
+
+    async fn fetch_ids(&self, stream: &str, ids: &[String]) -> Result<Page, ConnectorError> {
+        match stream {
+            "tickets" | "users" => self.api.show_many(stream, ids).await,
+            other => Err(ConnectorError::Invalid(format!(
+                "zendesk cannot fetch {other} by id"
+            ))),
+        }
+    }
+
+    fn webhooks(&self) -> Option<&dyn okno_connector::webhook::WebhookHandler> {
+        self.webhooks
+            .as_ref()
+            .map(|w| w as &dyn okno_connector::webhook::WebhookHandler)
     }
 }

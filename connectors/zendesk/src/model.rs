@@ -16,6 +16,13 @@ pub(crate) struct ExportPage<'a> {
     pub end_of_stream: bool,
 }
 
+/// `tickets/show_many` or `users/show_many`.
+#[derive(Deserialize)]
+pub(crate) struct ShowMany<'a> {
+    #[serde(borrow, alias = "tickets", alias = "users")]
+    pub items: Vec<&'a RawValue>,
+}
+
 /// A page of a cursor-paginated list endpoint.
 #[derive(Deserialize)]
 pub(crate) struct ListPage<'a> {
