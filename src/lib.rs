@@ -26,3 +26,4 @@ pub mod registry;
 pub mod store;
 pub mod sync;
 pub mod telemetry;
+pub mod webhooks;

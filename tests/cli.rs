@@ -131,8 +131,9 @@ fn demo_run_once_then_status_shows_every_stream() {
 
     let status = okno(&["--config", config, "status", "--format", "json"]);
     assert!(status.status.success());
-    let rows: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
-    let rows = rows.as_array().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let rows = report["streams"].as_array().unwrap();
+    assert_eq!(report["webhook_inbox"], serde_json::json!([]));
     assert_eq!(rows.len(), 3);
     let tickets = rows.iter().find(|r| r["stream"] == "tickets").unwrap();
     assert_eq!(tickets["result"], "succeeded");

@@ -82,6 +82,19 @@ pub enum Command {
         /// Show only this kind.
         kind: Option<String>,
     },
+    /// Webhook deliveries waiting in the inbox.
+    #[command(subcommand)]
+    Webhooks(WebhooksCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhooksCommand {
+    /// Queue a delivery again (a dead one after fixing its cause, or a done one to re-apply it).
+    /// `okno status` lists dead deliveries with their numbers.
+    Replay {
+        /// The delivery's number (`delivery_seq`).
+        id: i64,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -114,6 +127,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = load(&cli.config)?;
             let store = open_store(&config).await?;
             sync_one(&config, &store, &instance, &streams, full).await
+        }
+        Command::Webhooks(WebhooksCommand::Replay { id }) => {
+            let config = load(&cli.config)?;
+            let store = open_store(&config).await?;
+            let Some(row) = store.delivery(id).await? else {
+                bail!("no webhook delivery {id} in {}", store.url());
+            };
+            store.requeue_delivery(id).await?;
+            println!(
+                "delivery {id} ({}, {}) was {}; queued again{}",
+                row.source,
+                row.delivery_id,
+                row.status,
+                row.last_error
+                    .map(|e| format!(" (last error: {e})"))
+                    .unwrap_or_default()
+            );
+            Ok(())
         }
         Command::Run { once } => {
             let config = load(&cli.config)?;
@@ -346,8 +377,48 @@ async fn daemon(config: Config, store: Store) -> anyhow::Result<()> {
         store = store.url(),
         "okno started"
     );
+    let config = Arc::new(config);
+    let scheduler_running = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let mut side_tasks = tokio::task::JoinSet::new();
+    if let Some(server) = config.server.clone() {
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let ingest = crate::webhooks::ingest::Ingest::start(store.clone());
+        let state = crate::webhooks::AppState::new(
+            config.clone(),
+            store.clone(),
+            ingest,
+            wake.clone(),
+            scheduler_running.clone(),
+        );
+        let listener = tokio::net::TcpListener::bind(server.listen)
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!("cannot listen on {} ([server] listen): {e}", server.listen)
+            })?;
+        tracing::info!(listen = %server.listen, "serving webhooks and health checks");
+        let app = crate::webhooks::router(state);
+        let stop = shutdown.clone();
+        side_tasks.spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "the HTTP server stopped");
+            }
+        });
+        let options = crate::webhooks::worker::WorkerOptions::from_config(&config);
+        side_tasks.spawn(crate::webhooks::worker::run(
+            config.clone(),
+            store.clone(),
+            options,
+            wake,
+            shutdown.clone(),
+        ));
+    }
     let progress: Arc<dyn sync::Progress> = Arc::new(sync::QuietProgress);
-    sync::run_scheduler(Arc::new(config), store.clone(), shutdown, progress).await;
+    sync::run_scheduler(config, store.clone(), shutdown, progress).await;
+    scheduler_running.store(false, std::sync::atomic::Ordering::Relaxed);
+    while side_tasks.join_next().await.is_some() {}
     store.close().await;
     tracing::info!("okno stopped");
     Ok(())
@@ -413,8 +484,18 @@ async fn status(config: &Config, store: &Store, format: Format) -> anyhow::Resul
             }));
         }
     }
+    let inbox = store.inbox_counts().await?;
     if format == Format::Json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        let inbox: Vec<serde_json::Value> = inbox
+            .iter()
+            .map(|(source, status, n)| serde_json::json!({"instance": source, "status": status, "deliveries": n}))
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"streams": rows, "webhook_inbox": inbox})
+            )?
+        );
         return Ok(());
     }
     println!(

@@ -144,12 +144,39 @@ impl fmt::Debug for Instance {
     }
 }
 
+/// `[server]`: the HTTP listener for webhooks and health checks. Off when absent.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: std::net::SocketAddr,
+    /// Larger webhook bodies are refused with 413.
+    pub max_body_bytes: usize,
+    /// Time allowed to store a delivery before answering 503 (nothing acknowledged).
+    pub request_timeout: Duration,
+    /// Deliveries accepted per second per connector instance; more get 429.
+    pub webhook_rate_per_sec: u32,
+    /// Attempts at processing a delivery before it is parked as dead.
+    pub webhook_max_attempts: u32,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_body_bytes: 1024 * 1024,
+            request_timeout: Duration::from_secs(10),
+            webhook_rate_per_sec: 200,
+            webhook_max_attempts: 8,
+        }
+    }
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub path: PathBuf,
     pub store: StoreConfig,
     pub log: LogConfig,
+    pub server: Option<ServerConfig>,
     pub connectors: Vec<Instance>,
 }
 
@@ -172,12 +199,22 @@ struct RawRoot {
     store: RawStore,
     #[serde(default)]
     log: RawLog,
+    server: Option<RawServer>,
     /// Validated one by one below, so one bad block does not hide the others' problems.
     #[serde(default, rename = "connector")]
     _connectors: serde_json::Value,
 }
 
-const ROOT_KEYS: &[&str] = &["store", "log", "connector"];
+const ROOT_KEYS: &[&str] = &["store", "log", "server", "connector"];
+
+#[derive(Deserialize, Default)]
+struct RawServer {
+    listen: Option<String>,
+    max_body_bytes: Option<usize>,
+    request_timeout_secs: Option<u64>,
+    webhook_rate_per_sec: Option<u32>,
+    webhook_max_attempts: Option<u32>,
+}
 
 #[derive(Deserialize, Default)]
 struct RawStore {
@@ -372,6 +409,64 @@ pub fn load_with_env(path: &Path, env: &[(String, String)]) -> Result<Loaded, Co
         );
     }
 
+    let server = root.server.map(|raw| {
+        let defaults = ServerConfig::default();
+        let listen = match raw.listen.as_deref().map(str::parse) {
+            None => defaults.listen,
+            Some(Ok(addr)) => addr,
+            Some(Err(_)) => {
+                issues.push(
+                    "server.listen",
+                    format!(
+                        "{:?} is not an address and port",
+                        raw.listen.unwrap_or_default()
+                    ),
+                    Some("e.g. listen = \"0.0.0.0:8080\" or \"127.0.0.1:8080\"".into()),
+                );
+                defaults.listen
+            }
+        };
+        let positive = |issues: &mut Issues, key: &str, v: Option<u64>| {
+            if v == Some(0) {
+                issues.push(format!("server.{key}"), "must be at least 1", None);
+            }
+        };
+        positive(
+            &mut issues,
+            "max_body_bytes",
+            raw.max_body_bytes.map(|v| v as u64),
+        );
+        positive(
+            &mut issues,
+            "request_timeout_secs",
+            raw.request_timeout_secs,
+        );
+        positive(
+            &mut issues,
+            "webhook_rate_per_sec",
+            raw.webhook_rate_per_sec.map(u64::from),
+        );
+        positive(
+            &mut issues,
+            "webhook_max_attempts",
+            raw.webhook_max_attempts.map(u64::from),
+        );
+        ServerConfig {
+            listen,
+            max_body_bytes: raw.max_body_bytes.unwrap_or(defaults.max_body_bytes),
+            request_timeout: raw
+                .request_timeout_secs
+                .map(Duration::from_secs)
+                .unwrap_or(defaults.request_timeout),
+            webhook_rate_per_sec: raw
+                .webhook_rate_per_sec
+                .unwrap_or(defaults.webhook_rate_per_sec),
+            webhook_max_attempts: raw
+                .webhook_max_attempts
+                .unwrap_or(defaults.webhook_max_attempts),
+        }
+    });
+
     let tree_connectors = match tree.get("connector") {
         None => Vec::new(),
         Some(serde_json::Value::Array(items)) => items.clone(),
@@ -399,6 +494,7 @@ pub fn load_with_env(path: &Path, env: &[(String, String)]) -> Result<Loaded, Co
                 path: path.to_path_buf(),
                 store,
                 log,
+                server,
                 connectors,
             },
             warnings: warnings.list,

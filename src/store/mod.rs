@@ -581,6 +581,14 @@ impl Store {
         })
     }
 
+    /// The most recent dead deliveries, newest first.
+    pub async fn dead_deliveries(&self, limit: i64) -> Result<Vec<InboxRow>, StoreError> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::dead_deliveries(p, limit).await?,
+            Pool::Postgres(p) => pg_q::dead_deliveries(p, limit).await?,
+        })
+    }
+
     pub async fn delivery(&self, seq: i64) -> Result<Option<InboxRow>, StoreError> {
         Ok(match &self.pool {
             Pool::Sqlite(p) => sqlite_q::delivery(p, seq).await?,

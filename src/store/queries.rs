@@ -623,6 +623,20 @@ macro_rules! define_queries {
             rows.iter().map(inbox_row).collect()
         }
 
+        pub(super) async fn dead_deliveries(
+            pool: &Pool<$db>,
+            limit: i64,
+        ) -> Result<Vec<InboxRow>, sqlx::Error> {
+            let rows = sqlx::query(
+                "SELECT delivery_seq, source, delivery_id, body, attempts, status, last_error \
+                 FROM webhook_inbox WHERE status = 'dead' ORDER BY delivery_seq DESC LIMIT $1",
+            )
+            .bind(limit)
+            .fetch_all(pool)
+            .await?;
+            rows.iter().map(inbox_row).collect()
+        }
+
         pub(super) async fn delivery(
             pool: &Pool<$db>,
             seq: i64,

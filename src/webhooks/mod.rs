@@ -1,0 +1,231 @@
+//! Webhook ingress: `POST /hooks/{instance}` (and `/hooks/{instance}/{token}` for vendors that
+//! sign nothing), plus `/healthz` and `/readyz`, on the listener configured in `[server]`.
+//!
+//! A delivery is answered only after it is durably stored:
+//! 1. the instance is looked up (404) and its rate budget checked (429); compressed or oddly
+//!    typed bodies are refused (415), oversized ones too (413);
+//! 2. the connector verifies the raw bytes (401 with an empty body; the log says why, never
+//!    the secret or the payload);
+//! 3. the delivery goes to the [`ingest`] writer, which commits many deliveries per flushed
+//!    transaction (group commit) and only then lets each request answer 200 — `accepted`, or
+//!    `duplicate` for a delivery id seen before;
+//! 4. the [`worker`] drains the inbox: the connector parses the body into records or ids to
+//!    fetch again, they are upserted like polled data, and the delivery is marked done in the
+//!    same transaction; failures retry with backoff and end parked as dead.
+
+pub mod ingest;
+pub mod worker;
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::Utc;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use okno_connector::webhook::WebhookRequest;
+use sha2::Digest;
+
+use crate::config::{Config, ServerConfig};
+use crate::store::{NewDelivery, Store};
+
+/// Headers kept with a stored delivery: enough to trace it, never credentials or signatures.
+const KEPT_HEADERS: &[&str] = &[
+    "content-type",
+    "user-agent",
+    "x-zendesk-webhook-id",
+    "x-zendesk-webhook-invocation-id",
+    "x-zendesk-account-id",
+    "x-atlassian-webhook-identifier",
+];
+
+/// Shared state of the HTTP surface.
+#[derive(Clone)]
+pub struct AppState {
+    config: Arc<Config>,
+    server: ServerConfig,
+    store: Store,
+    ingest: ingest::Ingest,
+    limits: Arc<HashMap<String, DefaultDirectRateLimiter>>,
+    wake_worker: Arc<tokio::sync::Notify>,
+    scheduler_running: Arc<AtomicBool>,
+}
+
+impl AppState {
+    pub fn new(
+        config: Arc<Config>,
+        store: Store,
+        ingest: ingest::Ingest,
+        wake_worker: Arc<tokio::sync::Notify>,
+        scheduler_running: Arc<AtomicBool>,
+    ) -> AppState {
+        let server = config.server.clone().unwrap_or_default();
+        let per_sec = NonZeroU32::new(server.webhook_rate_per_sec).unwrap_or(NonZeroU32::MIN);
+        let limits = config
+            .connectors
+            .iter()
+            .map(|c| {
+                (
+                    c.id.clone(),
+                    RateLimiter::direct(Quota::per_second(per_sec)),
+                )
+            })
+            .collect();
+        AppState {
+            config,
+            server,
+            store,
+            ingest,
+            limits: Arc::new(limits),
+            wake_worker,
+            scheduler_running,
+        }
+    }
+}
+
+/// The router: webhooks and health checks.
+pub fn router(state: AppState) -> Router {
+    let max_body = state.server.max_body_bytes;
+    Router::new()
+        .route("/hooks/{instance}", post(hook_plain))
+        .route("/hooks/{instance}/{token}", post(hook_with_token))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(state)
+}
+
+async fn hook_plain(
+    State(app): State<AppState>,
+    Path(instance): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    receive(app, instance, None, headers, body).await
+}
+
+async fn hook_with_token(
+    State(app): State<AppState>,
+    Path((instance, token)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    receive(app, instance, Some(token), headers, body).await
+}
+
+fn status(code: StatusCode, text: &'static str) -> Response {
+    (code, Json(serde_json::json!({ "status": text }))).into_response()
+}
+
+async fn receive(
+    app: AppState,
+    instance: String,
+    token: Option<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(inst) = app.config.instance(&instance) else {
+        return status(StatusCode::NOT_FOUND, "unknown instance");
+    };
+    let Some(handler) = inst.connector.webhooks() else {
+        return status(
+            StatusCode::NOT_FOUND,
+            "webhooks are not configured for this instance",
+        );
+    };
+    if app
+        .limits
+        .get(&instance)
+        .is_some_and(|l| l.check().is_err())
+    {
+        tracing::warn!(instance, "webhook refused: rate limit");
+        return status(StatusCode::TOO_MANY_REQUESTS, "slow down");
+    }
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if header("content-encoding").is_some_and(|e| !e.eq_ignore_ascii_case("identity")) {
+        return status(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "compressed bodies are not accepted",
+        );
+    }
+    let content_type = header("content-type").unwrap_or("").to_ascii_lowercase();
+    if !(content_type.starts_with("application/json")
+        || content_type.starts_with("application/x-www-form-urlencoded"))
+    {
+        return status(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "expected JSON or a form body",
+        );
+    }
+    let pairs: Vec<(String, String)> = headers
+        .iter()
+        .filter_map(|(k, v)| {
+            Some((
+                k.as_str().to_ascii_lowercase(),
+                v.to_str().ok()?.to_string(),
+            ))
+        })
+        .collect();
+    let request = WebhookRequest {
+        received_at: Utc::now(),
+        headers: &pairs,
+        body: &body,
+        path_token: token.as_deref(),
+    };
+    if let Err(why) = handler.verify(&request) {
+        // The reason is logged; the sender learns nothing.
+        tracing::warn!(instance, reason = %why, bytes = body.len(), "webhook refused");
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let delivery_id = handler
+        .delivery_id(&request)
+        .unwrap_or_else(|| format!("sha256:{}", hex::encode(sha2::Sha256::digest(&body))));
+    let kept: serde_json::Map<String, serde_json::Value> = pairs
+        .iter()
+        .filter(|(k, _)| KEPT_HEADERS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect();
+    let delivery = NewDelivery {
+        source: instance.clone(),
+        delivery_id,
+        received_at: request.received_at,
+        headers: serde_json::Value::Object(kept).to_string(),
+        body: body.to_vec(),
+    };
+    match tokio::time::timeout(app.server.request_timeout, app.ingest.store(delivery)).await {
+        Ok(Ok(true)) => {
+            app.wake_worker.notify_one();
+            status(StatusCode::OK, "accepted")
+        }
+        Ok(Ok(false)) => status(StatusCode::OK, "duplicate"),
+        Ok(Err(e)) => {
+            tracing::error!(instance, error = %e, "could not store a webhook delivery; not acknowledged");
+            status(StatusCode::SERVICE_UNAVAILABLE, "try again")
+        }
+        Err(_) => {
+            tracing::error!(
+                instance,
+                "storing a webhook delivery timed out; not acknowledged"
+            );
+            status(StatusCode::SERVICE_UNAVAILABLE, "try again")
+        }
+    }
+}
+
+async fn readyz(State(app): State<AppState>) -> Response {
+    let migrations = app.store.migrations_current().await;
+    let scheduler = app.scheduler_running.load(Ordering::Relaxed);
+    let (code, body) = match migrations {
+        Ok(true) if scheduler => (StatusCode::OK, "ready"),
+        Ok(true) => (StatusCode::SERVICE_UNAVAILABLE, "scheduler not running"),
+        Ok(false) => (StatusCode::SERVICE_UNAVAILABLE, "migrations pending"),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "store unreachable"),
+    };
+    status(code, body)
+}

@@ -1,0 +1,295 @@
+//! Webhook ingress: verified, durable, deduplicated deliveries, processed into the store.
+
+mod common;
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use chrono::Utc;
+use okno::config::Config;
+use okno::store::Store;
+use okno::webhooks::{self, ingest::Ingest, worker, AppState};
+use okno_connector::signature::{sign, Algorithm, Encoding};
+use okno_connector::SecretString;
+use tower::ServiceExt;
+use wiremock::matchers::{method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const SECRET: &str = "current-signing-secret";
+const OLD_SECRET: &str = "previous-signing-secret";
+
+fn config(base_url: &str) -> Arc<Config> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("okno.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+[server]
+listen = "127.0.0.1:0"
+max_body_bytes = 4096
+
+[[connector]]
+id = "zd"
+kind = "zendesk"
+base_url = "{base_url}"
+max_attempts = 1
+
+[connector.settings]
+email = "ops@acme.example"
+api_token = "${{ZD_TOKEN}}"
+webhook_signing_secret = "${{ZD_HOOK}}"
+webhook_signing_secret_previous = "${{ZD_HOOK_OLD}}"
+"#
+        ),
+    )
+    .unwrap();
+    let env = [
+        ("ZD_TOKEN", "t"),
+        ("ZD_HOOK", SECRET),
+        ("ZD_HOOK_OLD", OLD_SECRET),
+    ]
+    .map(|(k, v)| (k.to_string(), v.to_string()));
+    Arc::new(okno::config::load_with_env(&path, &env).unwrap().config)
+}
+
+fn state(config: &Arc<Config>, store: &Store) -> AppState {
+    AppState::new(
+        config.clone(),
+        store.clone(),
+        Ingest::start(store.clone()),
+        Arc::new(tokio::sync::Notify::new()),
+        Arc::new(AtomicBool::new(true)),
+    )
+}
+
+fn event(ticket: u64, event_id: &str) -> String {
+    format!(
+        r#"{{"account_id":1,"detail":{{"id":"{ticket}"}},"event":{{}},"id":"{event_id}","subject":"zen:ticket:{ticket}","time":"2026-11-23T10:00:00Z","type":"zen:event-type:ticket.status_changed","zendesk_event_version":"2022-06-20"}}"#
+    )
+}
+
+fn post(path: &str, body: &str, secret: &str, signed_at: chrono::DateTime<Utc>) -> Request<Body> {
+    let ts = signed_at.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let sig = sign(
+        Algorithm::Sha256,
+        Encoding::Base64,
+        &SecretString::from(secret.to_string()),
+        &[ts.as_bytes(), body.as_bytes()],
+    );
+    Request::post(path)
+        .header("content-type", "application/json")
+        .header("x-zendesk-webhook-signature", sig)
+        .header("x-zendesk-webhook-signature-timestamp", ts)
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+async fn send(state: &AppState, req: Request<Body>) -> (StatusCode, String) {
+    let resp = webhooks::router(state.clone()).oneshot(req).await.unwrap();
+    let status = resp.status();
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// A Zendesk stand-in answering show_many with the fixture's first ticket under `id`.
+async fn zendesk(id: u64) -> MockServer {
+    let server = MockServer::start().await;
+    let page: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string("connectors/zendesk/tests/fixtures/tickets_page1.json").unwrap(),
+    )
+    .unwrap();
+    let mut ticket = page["tickets"][0].clone();
+    ticket["id"] = id.into();
+    Mock::given(method("GET"))
+        .and(path("/api/v2/tickets/show_many.json"))
+        .and(query_param("ids", id.to_string()))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(serde_json::json!({ "tickets": [ticket] })),
+        )
+        .mount(&server)
+        .await;
+    server
+}
+
+fn fast_worker() -> worker::WorkerOptions {
+    worker::WorkerOptions {
+        max_attempts: 3,
+        first_retry: Duration::ZERO,
+        max_retry: Duration::ZERO,
+        poll: Duration::from_millis(10),
+    }
+}
+
+async fn inbox(store: &Store) -> Vec<(String, String, i64)> {
+    store.inbox_counts().await.unwrap()
+}
+
+store_test!(async fn a_signed_delivery_is_stored_before_the_answer_and_processed_into_the_store(store) {
+    let vendor = zendesk(4242).await;
+    let config = config(&vendor.uri());
+    let app = state(&config, &store);
+    let (code, body) = send(&app, post("/hooks/zd", &event(4242, "e1"), SECRET, Utc::now())).await;
+    assert_eq!((code, body.as_str()), (StatusCode::OK, r#"{"status":"accepted"}"#));
+    // Acknowledged means stored: it is in the inbox before any processing.
+    assert_eq!(inbox(&store).await, [("zd".to_string(), "pending".to_string(), 1)]);
+    assert!(store.get_ticket("zd", "4242").await.unwrap().is_none());
+
+    let looked_at = worker::drain_once(&config, &store, &fast_worker()).await.unwrap();
+    assert_eq!(looked_at, 1);
+    let ticket = store.get_ticket("zd", "4242").await.unwrap().expect("fetched again by id");
+    assert_eq!(ticket.status, "solved");
+    assert!(inbox(&store).await.is_empty(), "done deliveries leave the queue");
+});
+
+store_test!(async fn unverified_deliveries_get_401_and_store_nothing(store) {
+    let config = config("http://127.0.0.1:9");
+    let app = state(&config, &store);
+    let body = event(1, "e1");
+    let now = Utc::now();
+    let mut tampered = post("/hooks/zd", &body, SECRET, now);
+    *tampered.body_mut() = Body::from(body.replace("status_changed", "created"));
+    let mut unsigned = post("/hooks/zd", &body, SECRET, now);
+    unsigned.headers_mut().remove("x-zendesk-webhook-signature");
+    let cases = [
+        ("tampered body", tampered),
+        ("wrong secret", post("/hooks/zd", &body, "guessed", now)),
+        ("missing header", unsigned),
+        ("stale timestamp", post("/hooks/zd", &body, SECRET, now - chrono::Duration::minutes(6))),
+        ("future timestamp", post("/hooks/zd", &body, SECRET, now + chrono::Duration::minutes(6))),
+    ];
+    for (case, req) in cases {
+        let (code, text) = send(&app, req).await;
+        assert_eq!(code, StatusCode::UNAUTHORIZED, "{case}");
+        assert!(text.is_empty(), "{case}: a refusal explains nothing to the sender");
+    }
+    assert!(inbox(&store).await.is_empty());
+});
+
+store_test!(async fn both_secrets_are_accepted_during_rotation(store) {
+    let config = config("http://127.0.0.1:9");
+    let app = state(&config, &store);
+    for (i, secret) in [SECRET, OLD_SECRET].iter().enumerate() {
+        let (code, _) = send(&app, post("/hooks/zd", &event(1, &format!("e{i}")), secret, Utc::now())).await;
+        assert_eq!(code, StatusCode::OK, "{secret}");
+    }
+    assert_eq!(inbox(&store).await[0].2, 2);
+});
+
+store_test!(async fn a_repeated_delivery_is_acknowledged_and_processed_once(store) {
+    let vendor = zendesk(7).await;
+    let config = config(&vendor.uri());
+    let app = state(&config, &store);
+    let first = send(&app, post("/hooks/zd", &event(7, "same-event"), SECRET, Utc::now())).await;
+    let again = send(&app, post("/hooks/zd", &event(7, "same-event"), SECRET, Utc::now())).await;
+    assert_eq!(first.1, r#"{"status":"accepted"}"#);
+    assert_eq!((again.0, again.1.as_str()), (StatusCode::OK, r#"{"status":"duplicate"}"#));
+    worker::drain_once(&config, &store, &fast_worker()).await.unwrap();
+    assert_eq!(vendor.received_requests().await.unwrap().len(), 1, "fetched once");
+});
+
+store_test!(async fn malformed_requests_get_clear_status_codes(store) {
+    let config = config("http://127.0.0.1:9");
+    let app = state(&config, &store);
+    let big = format!(r#"{{"pad":"{}"}}"#, "x".repeat(5000));
+    assert_eq!(send(&app, post("/hooks/zd", &big, SECRET, Utc::now())).await.0, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(send(&app, post("/hooks/nope", &event(1, "e"), SECRET, Utc::now())).await.0, StatusCode::NOT_FOUND);
+    let get = Request::get("/hooks/zd").body(Body::empty()).unwrap();
+    assert_eq!(send(&app, get).await.0, StatusCode::METHOD_NOT_ALLOWED);
+    let mut gz = post("/hooks/zd", &event(1, "e"), SECRET, Utc::now());
+    gz.headers_mut().insert("content-encoding", "gzip".parse().unwrap());
+    assert_eq!(send(&app, gz).await.0, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let mut text = post("/hooks/zd", &event(1, "e"), SECRET, Utc::now());
+    text.headers_mut().insert("content-type", "text/plain".parse().unwrap());
+    assert_eq!(send(&app, text).await.0, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(inbox(&store).await.is_empty());
+    let health = Request::get("/healthz").body(Body::empty()).unwrap();
+    assert_eq!(send(&app, health).await.0, StatusCode::OK);
+    let ready = Request::get("/readyz").body(Body::empty()).unwrap();
+    assert_eq!(send(&app, ready).await, (StatusCode::OK, r#"{"status":"ready"}"#.to_string()));
+});
+
+store_test!(async fn a_poison_delivery_is_parked_without_blocking_the_others(store) {
+    let vendor = zendesk(55).await;
+    let config = config(&vendor.uri());
+    let app = state(&config, &store);
+    send(&app, post("/hooks/zd", r#"{"hello":"no ticket here"}"#, SECRET, Utc::now())).await;
+    send(&app, post("/hooks/zd", &event(55, "good"), SECRET, Utc::now())).await;
+    let options = fast_worker();
+    for _ in 0..options.max_attempts {
+        worker::drain_once(&config, &store, &options).await.unwrap();
+    }
+    assert!(store.get_ticket("zd", "55").await.unwrap().is_some(), "the good one went through");
+    assert_eq!(inbox(&store).await, [("zd".to_string(), "dead".to_string(), 1)]);
+    let dead = store.delivery(1).await.unwrap().unwrap();
+    assert_eq!((dead.status.as_str(), dead.attempts), ("dead", 3));
+    assert!(dead.last_error.unwrap().contains("no ticket id"));
+    // Replay puts it back in the queue.
+    assert!(store.requeue_delivery(1).await.unwrap());
+    assert_eq!(inbox(&store).await, [("zd".to_string(), "pending".to_string(), 1)]);
+});
+
+store_test!(async fn an_acknowledged_delivery_survives_a_restart_before_processing(store) {
+    let vendor = zendesk(99).await;
+    let config = config(&vendor.uri());
+    {
+        let app = state(&config, &store);
+        let (code, _) = send(&app, post("/hooks/zd", &event(99, "e"), SECRET, Utc::now())).await;
+        assert_eq!(code, StatusCode::OK);
+        // The process "dies" here: the router, its writer and its worker are dropped unprocessed.
+    }
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let worker = tokio::spawn(worker::run(
+        config.clone(),
+        store.clone(),
+        fast_worker(),
+        Arc::new(tokio::sync::Notify::new()),
+        shutdown.clone(),
+    ));
+    for _ in 0..200 {
+        if store.get_ticket("zd", "99").await.unwrap().is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    shutdown.cancel();
+    worker.await.unwrap();
+    assert!(store.get_ticket("zd", "99").await.unwrap().is_some(), "processed after the restart");
+    assert!(inbox(&store).await.is_empty());
+});
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_through_a_real_socket_are_acknowledged_after_commit() {
+    let (store, _dir) = common::sqlite_store().await;
+    let vendor = zendesk(5).await;
+    let config = config(&vendor.uri());
+    let app = webhooks::router(state(&config, &store));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let client = okno_connector::reqwest::Client::new();
+    let mut answers = Vec::new();
+    for i in 0..20 {
+        let req = post("/", &event(5, &format!("e{i}")), SECRET, Utc::now());
+        let (parts, body) = req.into_parts();
+        let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap();
+        let mut builder = client.post(format!("http://{addr}/hooks/zd"));
+        for (k, v) in &parts.headers {
+            builder = builder.header(k.as_str(), v.to_str().unwrap());
+        }
+        answers.push(builder.body(bytes.to_vec()).send());
+    }
+    for a in futures::future::join_all(answers).await {
+        assert_eq!(a.unwrap().status(), 200);
+    }
+    assert_eq!(
+        inbox(&store).await,
+        [("zd".to_string(), "pending".to_string(), 20)]
+    );
+    server.abort();
+}
