@@ -1,4 +1,5 @@
-//! Logging setup. Log lines go to stderr, as text for people or JSON for collectors.
+//! Logging and metrics. Log lines go to stderr, as text for people or JSON for collectors;
+//! metrics are kept in-process and rendered in Prometheus text format at `GET /metrics`.
 
 use std::io::IsTerminal;
 
@@ -22,4 +23,23 @@ pub fn init(log: &LogConfig) {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
+}
+
+/// The process's metrics recorder, installed on first use.
+pub fn metrics() -> &'static metrics_exporter_prometheus::PrometheusHandle {
+    static HANDLE: std::sync::OnceLock<metrics_exporter_prometheus::PrometheusHandle> =
+        std::sync::OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new()
+            .set_buckets(&[0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 1800.0])
+            .map(|b| b.build_recorder())
+            .unwrap_or_else(|_| {
+                metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder()
+            });
+        let handle = recorder.handle();
+        // Fails only if another recorder was installed first; then this handle renders nothing
+        // new, which `/metrics` shows as an empty page rather than a crash.
+        let _ = metrics::set_global_recorder(recorder);
+        handle
+    })
 }

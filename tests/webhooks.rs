@@ -293,3 +293,80 @@ async fn deliveries_through_a_real_socket_are_acknowledged_after_commit() {
     );
     server.abort();
 }
+
+/// The value of the first series of `name` whose labels include all of `labels`.
+fn series(text: &str, name: &str, labels: &[&str]) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")))
+        .find(|l| labels.iter().all(|want| l.contains(want)))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_show_the_counters_moving() {
+    okno::telemetry::metrics();
+    let (store, _dir) = common::sqlite_store().await;
+    let config = config("http://127.0.0.1:9");
+    let app = state(&config, &store);
+    let scrape = |app: AppState| async move {
+        let req = Request::get("/metrics").body(Body::empty()).unwrap();
+        send(&app, req).await
+    };
+    let (code, before) = scrape(app.clone()).await;
+    assert_eq!(code, StatusCode::OK);
+    let accepted = r#"result="accepted""#;
+    let refused = r#"result="rejected_signature""#;
+    let zd = r#"instance="zd""#;
+    let a0 = series(&before, "okno_webhook_deliveries_total", &[zd, accepted]);
+    let r0 = series(&before, "okno_webhook_deliveries_total", &[zd, refused]);
+
+    send(&app, post("/hooks/zd", &event(1, "m1"), SECRET, Utc::now())).await;
+    send(
+        &app,
+        post("/hooks/zd", &event(1, "m2"), "wrong", Utc::now()),
+    )
+    .await;
+    let (_, after) = scrape(app.clone()).await;
+    assert_eq!(
+        series(&after, "okno_webhook_deliveries_total", &[zd, accepted]),
+        a0 + 1.0,
+        "{after}"
+    );
+    assert_eq!(
+        series(&after, "okno_webhook_deliveries_total", &[zd, refused]),
+        r0 + 1.0
+    );
+    assert_eq!(
+        series(&after, "okno_webhook_inbox", &[zd, r#"status="pending""#]),
+        1.0
+    );
+}
+
+#[tokio::test]
+async fn metrics_can_require_a_bearer_token() {
+    let (store, _dir) = common::sqlite_store().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("okno.toml");
+    std::fs::write(&path, "[server]\nmetrics_token = \"${M_TOKEN}\"\n").unwrap();
+    let env = vec![("M_TOKEN".to_string(), "scrape-me".to_string())];
+    let config = Arc::new(okno::config::load_with_env(&path, &env).unwrap().config);
+    let app = state(&config, &store);
+    let get = |auth: Option<&str>| {
+        let mut req = Request::get("/metrics");
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        req.body(Body::empty()).unwrap()
+    };
+    assert_eq!(send(&app, get(None)).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        send(&app, get(Some("Bearer nope"))).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        send(&app, get(Some("Bearer scrape-me"))).await.0,
+        StatusCode::OK
+    );
+}

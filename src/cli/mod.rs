@@ -162,6 +162,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 fn load(path: &std::path::Path) -> anyhow::Result<Config> {
     let loaded = config::load(path)?;
     crate::telemetry::init(&loaded.config.log);
+    // Installed before anything counts, so no early increment is lost.
+    let _ = crate::telemetry::metrics();
     for w in &loaded.warnings {
         tracing::warn!("{w}");
     }

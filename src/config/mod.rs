@@ -156,6 +156,8 @@ pub struct ServerConfig {
     pub webhook_rate_per_sec: u32,
     /// Attempts at processing a delivery before it is parked as dead.
     pub webhook_max_attempts: u32,
+    /// When set, `GET /metrics` requires `Authorization: Bearer <token>`.
+    pub metrics_token: Option<okno_connector::SecretString>,
 }
 
 impl Default for ServerConfig {
@@ -166,6 +168,7 @@ impl Default for ServerConfig {
             request_timeout: Duration::from_secs(10),
             webhook_rate_per_sec: 200,
             webhook_max_attempts: 8,
+            metrics_token: None,
         }
     }
 }
@@ -214,6 +217,7 @@ struct RawServer {
     request_timeout_secs: Option<u64>,
     webhook_rate_per_sec: Option<u32>,
     webhook_max_attempts: Option<u32>,
+    metrics_token: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -464,6 +468,10 @@ pub fn load_with_env(path: &Path, env: &[(String, String)]) -> Result<Loaded, Co
             webhook_max_attempts: raw
                 .webhook_max_attempts
                 .unwrap_or(defaults.webhook_max_attempts),
+            metrics_token: raw
+                .metrics_token
+                .filter(|t| !t.is_empty())
+                .map(okno_connector::SecretString::from),
         }
     });
 

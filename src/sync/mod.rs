@@ -205,7 +205,15 @@ async fn run(
         return Err(e.into());
     }
     store.finish_run(run_id, &outcome).await?;
-    let elapsed_ms = started.elapsed().as_millis() as u64;
+    let elapsed = started.elapsed();
+    let elapsed_ms = elapsed.as_millis() as u64;
+    let labels = [
+        ("instance", source.to_string()),
+        ("stream", stream.to_string()),
+        ("result", outcome.status.as_str().to_string()),
+    ];
+    metrics::counter!("okno_sync_runs_total", &labels).increment(1);
+    metrics::histogram!("okno_sync_run_duration_seconds", &labels).record(elapsed.as_secs_f64());
     match outcome.status {
         RunStatus::Failed => tracing::warn!(
             pages = outcome.pages,
@@ -307,7 +315,15 @@ async fn page_loop(
             (commit.await, None)
         };
         // A failed commit discards the prefetched page: it is fetched again next run.
-        *written += committed?;
+        let changed = committed?;
+        *written += changed;
+        let labels = [
+            ("instance", source.to_string()),
+            ("stream", stream.to_string()),
+        ];
+        metrics::counter!("okno_records_received_total", &labels)
+            .increment(page.records.len() as u64);
+        metrics::counter!("okno_rows_written_total", &labels).increment(changed);
         outcome.pages += 1;
         outcome.records += page.records.len() as u64;
         progress.page(source, stream, outcome.pages, outcome.records);

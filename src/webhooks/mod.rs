@@ -97,6 +97,7 @@ pub fn router(state: AppState) -> Router {
         .route("/hooks/{instance}/{token}", post(hook_with_token))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(state)
 }
@@ -117,6 +118,13 @@ async fn hook_with_token(
     body: Bytes,
 ) -> Response {
     receive(app, instance, Some(token), headers, body).await
+}
+
+/// Counts a delivery's outcome. Instance labels come from config only, never from the URL, so a
+/// scan of random paths cannot blow up the number of series.
+fn count(instance: &str, result: &'static str) {
+    metrics::counter!("okno_webhook_deliveries_total", "instance" => instance.to_string(), "result" => result)
+        .increment(1);
 }
 
 fn status(code: StatusCode, text: &'static str) -> Response {
@@ -181,6 +189,15 @@ async fn receive(
     if let Err(why) = handler.verify(&request) {
         // The reason is logged; the sender learns nothing.
         tracing::warn!(instance, reason = %why, bytes = body.len(), "webhook refused");
+        count(
+            &instance,
+            match why {
+                okno_connector::webhook::VerifyError::MissingHeader(_) => "rejected_missing_header",
+                okno_connector::webhook::VerifyError::BadSignature => "rejected_signature",
+                okno_connector::webhook::VerifyError::Stale => "rejected_stale",
+                okno_connector::webhook::VerifyError::Malformed(_) => "rejected_malformed",
+            },
+        );
         return StatusCode::UNAUTHORIZED.into_response();
     }
     let delivery_id = handler
@@ -200,11 +217,16 @@ async fn receive(
     };
     match tokio::time::timeout(app.server.request_timeout, app.ingest.store(delivery)).await {
         Ok(Ok(true)) => {
+            count(&instance, "accepted");
             app.wake_worker.notify_one();
             status(StatusCode::OK, "accepted")
         }
-        Ok(Ok(false)) => status(StatusCode::OK, "duplicate"),
+        Ok(Ok(false)) => {
+            count(&instance, "duplicate");
+            status(StatusCode::OK, "duplicate")
+        }
         Ok(Err(e)) => {
+            count(&instance, "store_error");
             tracing::error!(instance, error = %e, "could not store a webhook delivery; not acknowledged");
             status(StatusCode::SERVICE_UNAVAILABLE, "try again")
         }
@@ -216,6 +238,41 @@ async fn receive(
             status(StatusCode::SERVICE_UNAVAILABLE, "try again")
         }
     }
+}
+
+/// Prometheus text format. With `[server] metrics_token`, requires `Authorization: Bearer <token>`.
+async fn metrics(State(app): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(token) = &app.server.metrics_token {
+        let given = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if !okno_connector::signature::verify_token(std::slice::from_ref(token), given) {
+            return StatusCode::UNAUTHORIZED.into_response();
+        }
+    }
+    // Inbox depth is read from the store at scrape time, so it is right across restarts.
+    match app.store.inbox_counts().await {
+        Ok(counts) => {
+            for inst in &app.config.connectors {
+                for state in ["pending", "dead"] {
+                    let n = counts
+                        .iter()
+                        .find(|(s, st, _)| *s == inst.id && st == state)
+                        .map_or(0, |(_, _, n)| *n);
+                    metrics::gauge!("okno_webhook_inbox", "instance" => inst.id.clone(), "status" => state)
+                        .set(n as f64);
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot read the inbox depth for /metrics"),
+    }
+    (
+        [("content-type", "text/plain; version=0.0.4")],
+        crate::telemetry::metrics().render(),
+    )
+        .into_response()
 }
 
 async fn readyz(State(app): State<AppState>) -> Response {

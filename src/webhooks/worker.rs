@@ -66,6 +66,7 @@ pub async fn drain_once(
     for row in &due {
         match process(config, store, row).await {
             Ok(written) => {
+                processed(&row.source, "done");
                 tracing::debug!(instance = %row.source, delivery = %row.delivery_id, written, "webhook delivery processed")
             }
             Err(error) => {
@@ -76,6 +77,7 @@ pub async fn drain_once(
                     .saturating_mul(1u32 << (attempts - 1).clamp(0, 20) as u32)
                     .min(options.max_retry);
                 let next = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+                processed(&row.source, if dead { "dead" } else { "retry" });
                 if dead {
                     tracing::error!(instance = %row.source, delivery = %row.delivery_id, seq = row.seq, attempts, %error, "webhook delivery parked as dead; replay it with `okno webhooks replay`");
                 } else {
@@ -88,6 +90,11 @@ pub async fn drain_once(
         }
     }
     Ok(due.len())
+}
+
+fn processed(instance: &str, result: &'static str) {
+    metrics::counter!("okno_webhook_processed_total", "instance" => instance.to_string(), "result" => result)
+        .increment(1);
 }
 
 async fn process(config: &Config, store: &Store, row: &InboxRow) -> Result<u64, String> {

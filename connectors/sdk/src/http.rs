@@ -264,6 +264,8 @@ impl HttpClient {
             }
             let delay = wait.unwrap_or_else(|| backoff(&policy, attempt));
             self.stats.retries.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!("okno_vendor_retries_total", "vendor" => self.vendor, "instance" => self.instance.to_string())
+                .increment(1);
             tracing::warn!(
                 vendor = self.vendor,
                 instance = %self.instance,
@@ -284,6 +286,8 @@ impl HttpClient {
         while let Err(not_until) = limiter.check() {
             if !waited {
                 self.stats.budget_waits.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!("okno_vendor_budget_waits_total", "vendor" => self.vendor, "instance" => self.instance.to_string())
+                    .increment(1);
                 waited = true;
             }
             let wait = not_until
@@ -291,6 +295,24 @@ impl HttpClient {
                 .max(Duration::from_millis(1));
             tokio::time::sleep(wait).await;
         }
+    }
+
+    /// Counts a response by status class (`2xx`...`5xx`, or `error` for no response).
+    fn count_response(&self, status: u16) {
+        let class = match status {
+            200..=299 => "2xx",
+            300..=399 => "3xx",
+            400..=499 => "4xx",
+            500..=599 => "5xx",
+            _ => "error",
+        };
+        metrics::counter!(
+            "okno_vendor_requests_total",
+            "vendor" => self.vendor,
+            "instance" => self.instance.to_string(),
+            "class" => class
+        )
+        .increment(1);
     }
 
     async fn attempt(
@@ -301,11 +323,12 @@ impl HttpClient {
         let resp = match req.send().await {
             Ok(r) => r,
             Err(e) => {
+                self.count_response(0);
                 return Err(Attempt::Retry {
                     wait: None,
                     why: format!("request failed: {}", describe_reqwest(&e)),
                     throttled: false,
-                })
+                });
             }
         };
         let status = resp.status();
@@ -321,6 +344,7 @@ impl HttpClient {
             }
         };
         tracing::debug!(status = status.as_u16(), bytes = body.len(), "response");
+        self.count_response(status.as_u16());
         if status.is_success() || status.is_redirection() {
             return Ok(HttpResponse {
                 status,
