@@ -31,6 +31,7 @@ fn config(base_url: &str) -> Arc<Config> {
 [server]
 listen = "127.0.0.1:0"
 max_body_bytes = 4096
+request_timeout_secs = 2
 
 [[connector]]
 id = "zd"
@@ -370,3 +371,15 @@ async fn metrics_can_require_a_bearer_token() {
         StatusCode::OK
     );
 }
+
+store_test!(async fn a_body_that_never_finishes_gets_408_and_stores_nothing(store) {
+    let config = config("http://127.0.0.1:9");
+    let app = state(&config, &store);
+    let never = futures::stream::pending::<Result<axum::body::Bytes, std::io::Error>>();
+    let req = Request::post("/hooks/zd")
+        .header("content-type", "application/json")
+        .body(Body::from_stream(never))
+        .unwrap();
+    assert_eq!(send(&app, req).await.0, StatusCode::REQUEST_TIMEOUT);
+    assert!(inbox(&store).await.is_empty());
+});

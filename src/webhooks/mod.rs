@@ -92,6 +92,11 @@ impl AppState {
 /// The router: webhooks and health checks.
 pub fn router(state: AppState) -> Router {
     let max_body = state.server.max_body_bytes;
+    // A client that sends its body slowly gets 408 instead of holding a connection forever.
+    let whole_request = tower_http::timeout::TimeoutLayer::with_status_code(
+        StatusCode::REQUEST_TIMEOUT,
+        state.server.request_timeout,
+    );
     Router::new()
         .route("/hooks/{instance}", post(hook_plain))
         .route("/hooks/{instance}/{token}", post(hook_with_token))
@@ -99,6 +104,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(whole_request)
         .with_state(state)
 }
 
@@ -215,7 +221,9 @@ async fn receive(
         headers: serde_json::Value::Object(kept).to_string(),
         body: body.to_vec(),
     };
-    match tokio::time::timeout(app.server.request_timeout, app.ingest.store(delivery)).await {
+    // Leaves a quarter of the request's time to answer 503 before the 408 of the whole request.
+    let store_wait = app.server.request_timeout * 3 / 4;
+    match tokio::time::timeout(store_wait, app.ingest.store(delivery)).await {
         Ok(Ok(true)) => {
             count(&instance, "accepted");
             app.wake_worker.notify_one();
