@@ -383,3 +383,163 @@ store_test!(async fn a_body_that_never_finishes_gets_408_and_stores_nothing(stor
     assert_eq!(send(&app, req).await.0, StatusCode::REQUEST_TIMEOUT);
     assert!(inbox(&store).await.is_empty());
 });
+
+/// A real `okno run` acknowledges a delivery, is killed with SIGKILL while processing it, and
+/// processes it after the restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_acknowledged_by_a_killed_daemon_is_processed_after_restart() {
+    use std::process::Stdio;
+    let vendor = MockServer::start().await;
+    // Polling finds nothing new; the refetch hangs first, then answers.
+    Mock::given(method("GET"))
+        .and(path("/api/v2/incremental/tickets/cursor.json"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "tickets": [], "after_url": null, "after_cursor": "c", "before_url": null,
+            "before_cursor": null, "end_of_stream": true
+        })))
+        .mount(&vendor)
+        .await;
+    let page: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string("connectors/zendesk/tests/fixtures/tickets_page1.json").unwrap(),
+    )
+    .unwrap();
+    let mut ticket = page["tickets"][0].clone();
+    ticket["id"] = 31337.into();
+    let hang = Mock::given(method("GET"))
+        .and(path("/api/v2/tickets/show_many.json"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(3600)))
+        .mount_as_scoped(&vendor)
+        .await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("okno.db");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config_path = dir.path().join("okno.toml");
+    std::fs::write(
+        &config_path,
+        format!(
+            r#"
+[store]
+url = "sqlite://{db}"
+[server]
+listen = "127.0.0.1:{port}"
+[[connector]]
+id = "zd"
+kind = "zendesk"
+base_url = "{base}"
+streams = ["tickets"]
+schedule = "0 0 1 1 *"
+timeout_secs = 3600
+[connector.settings]
+email = "ops@acme.example"
+api_token = "t"
+webhook_signing_secret = "{SECRET}"
+"#,
+            db = db.display(),
+            base = vendor.uri()
+        ),
+    )
+    .unwrap();
+    let daemon = || {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_okno"))
+            .arg("--config")
+            .arg(&config_path)
+            .arg("run")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap()
+    };
+    let client = okno_connector::reqwest::Client::new();
+    let ready = |client: okno_connector::reqwest::Client| async move {
+        for _ in 0..500 {
+            if let Ok(r) = client
+                .get(format!("http://127.0.0.1:{port}/readyz"))
+                .send()
+                .await
+            {
+                if r.status() == 200 {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("okno never became ready");
+    };
+
+    let mut first = daemon();
+    ready(client.clone()).await;
+    let req = post(
+        "/",
+        &event(31337, "killed-before-processing"),
+        SECRET,
+        Utc::now(),
+    );
+    let (parts, body) = req.into_parts();
+    let mut builder = client.post(format!("http://127.0.0.1:{port}/hooks/zd"));
+    for (k, v) in &parts.headers {
+        builder = builder.header(k.as_str(), v.to_str().unwrap());
+    }
+    let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap();
+    let answer = builder.body(bytes.to_vec()).send().await.unwrap();
+    assert_eq!(answer.status(), 200);
+    // Wait until the worker is inside the (hanging) refetch, then kill without warning.
+    for _ in 0..500 {
+        let asked = vendor
+            .received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .any(|r| r.url.path().ends_with("show_many.json"));
+        if asked {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    first.kill().await.unwrap();
+    let store = Store::connect(&format!("sqlite://{}", db.display()), 1)
+        .await
+        .unwrap();
+    assert!(
+        store.get_ticket("zd", "31337").await.unwrap().is_none(),
+        "killed before processing"
+    );
+    assert_eq!(
+        store.inbox_counts().await.unwrap(),
+        [("zd".to_string(), "pending".to_string(), 1)]
+    );
+
+    drop(hang);
+    Mock::given(method("GET"))
+        .and(path("/api/v2/tickets/show_many.json"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(serde_json::json!({ "tickets": [ticket] })),
+        )
+        .mount(&vendor)
+        .await;
+    let mut second = daemon();
+    ready(client.clone()).await;
+    let store = Store::connect(&format!("sqlite://{}", db.display()), 1)
+        .await
+        .unwrap();
+    let mut processed = false;
+    for _ in 0..500 {
+        if store.get_ticket("zd", "31337").await.unwrap().is_some() {
+            processed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    second.kill().await.unwrap();
+    assert!(
+        processed,
+        "the acknowledged delivery was processed after the restart"
+    );
+    assert!(store.inbox_counts().await.unwrap().is_empty());
+    store.close().await;
+}
