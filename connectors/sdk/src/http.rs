@@ -361,6 +361,8 @@ impl HttpClient {
             })),
             429 => {
                 self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!("okno_vendor_rate_limited_total", "vendor" => self.vendor, "instance" => self.instance.to_string())
+                    .increment(1);
                 Err(Attempt::Retry {
                     wait: retry_after(&headers),
                     why: format!("HTTP 429 {message}"),
