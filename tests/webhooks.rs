@@ -22,6 +22,10 @@ const SECRET: &str = "current-signing-secret";
 const OLD_SECRET: &str = "previous-signing-secret";
 
 fn config(base_url: &str) -> Arc<Config> {
+    config_for(base_url, "zd")
+}
+
+fn config_for(base_url: &str, id: &str) -> Arc<Config> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("okno.toml");
     std::fs::write(
@@ -34,7 +38,7 @@ max_body_bytes = 4096
 request_timeout_secs = 2
 
 [[connector]]
-id = "zd"
+id = "{id}"
 kind = "zendesk"
 base_url = "{base_url}"
 max_attempts = 1
@@ -124,6 +128,7 @@ fn fast_worker() -> worker::WorkerOptions {
         first_retry: Duration::ZERO,
         max_retry: Duration::ZERO,
         poll: Duration::from_millis(10),
+        retention: Duration::from_secs(86_400),
     }
 }
 
@@ -141,7 +146,7 @@ store_test!(async fn a_signed_delivery_is_stored_before_the_answer_and_processed
     assert_eq!(inbox(&store).await, [("zd".to_string(), "pending".to_string(), 1)]);
     assert!(store.get_ticket("zd", "4242").await.unwrap().is_none());
 
-    let looked_at = worker::drain_once(&config, &store, &fast_worker()).await.unwrap();
+    let looked_at = worker::drain_once(&config, &store, &fast_worker(), &tokio_util::sync::CancellationToken::new()).await.unwrap();
     assert_eq!(looked_at, 1);
     let ticket = store.get_ticket("zd", "4242").await.unwrap().expect("fetched again by id");
     assert_eq!(ticket.status, "solved");
@@ -190,7 +195,7 @@ store_test!(async fn a_repeated_delivery_is_acknowledged_and_processed_once(stor
     let again = send(&app, post("/hooks/zd", &event(7, "same-event"), SECRET, Utc::now())).await;
     assert_eq!(first.1, r#"{"status":"accepted"}"#);
     assert_eq!((again.0, again.1.as_str()), (StatusCode::OK, r#"{"status":"duplicate"}"#));
-    worker::drain_once(&config, &store, &fast_worker()).await.unwrap();
+    worker::drain_once(&config, &store, &fast_worker(), &tokio_util::sync::CancellationToken::new()).await.unwrap();
     assert_eq!(vendor.received_requests().await.unwrap().len(), 1, "fetched once");
 });
 
@@ -223,7 +228,7 @@ store_test!(async fn a_poison_delivery_is_parked_without_blocking_the_others(sto
     send(&app, post("/hooks/zd", &event(55, "good"), SECRET, Utc::now())).await;
     let options = fast_worker();
     for _ in 0..options.max_attempts {
-        worker::drain_once(&config, &store, &options).await.unwrap();
+        worker::drain_once(&config, &store, &options, &tokio_util::sync::CancellationToken::new()).await.unwrap();
     }
     assert!(store.get_ticket("zd", "55").await.unwrap().is_some(), "the good one went through");
     assert_eq!(inbox(&store).await, [("zd".to_string(), "dead".to_string(), 1)]);
@@ -309,7 +314,8 @@ fn series(text: &str, name: &str, labels: &[&str]) -> f64 {
 async fn metrics_show_the_counters_moving() {
     okno::telemetry::metrics();
     let (store, _dir) = common::sqlite_store().await;
-    let config = config("http://127.0.0.1:9");
+    // An instance of its own: other tests in this binary post to "zd" at the same time.
+    let config = config_for("http://127.0.0.1:9", "metrics-zd");
     let app = state(&config, &store);
     let scrape = |app: AppState| async move {
         let req = Request::get("/metrics").body(Body::empty()).unwrap();
@@ -319,14 +325,18 @@ async fn metrics_show_the_counters_moving() {
     assert_eq!(code, StatusCode::OK);
     let accepted = r#"result="accepted""#;
     let refused = r#"result="rejected_signature""#;
-    let zd = r#"instance="zd""#;
+    let zd = r#"instance="metrics-zd""#;
     let a0 = series(&before, "okno_webhook_deliveries_total", &[zd, accepted]);
     let r0 = series(&before, "okno_webhook_deliveries_total", &[zd, refused]);
 
-    send(&app, post("/hooks/zd", &event(1, "m1"), SECRET, Utc::now())).await;
     send(
         &app,
-        post("/hooks/zd", &event(1, "m2"), "wrong", Utc::now()),
+        post("/hooks/metrics-zd", &event(1, "m1"), SECRET, Utc::now()),
+    )
+    .await;
+    send(
+        &app,
+        post("/hooks/metrics-zd", &event(1, "m2"), "wrong", Utc::now()),
     )
     .await;
     let (_, after) = scrape(app.clone()).await;
@@ -489,8 +499,9 @@ webhook_signing_secret = "{SECRET}"
     let answer = builder.body(bytes.to_vec()).send().await.unwrap();
     assert_eq!(answer.status(), 200);
     // Wait until the worker is inside the (hanging) refetch, then kill without warning.
+    let mut asked = false;
     for _ in 0..500 {
-        let asked = vendor
+        asked = vendor
             .received_requests()
             .await
             .unwrap()
@@ -501,6 +512,7 @@ webhook_signing_secret = "{SECRET}"
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    assert!(asked, "the worker reached the vendor before the kill");
     first.kill().await.unwrap();
     let store = Store::connect(&format!("sqlite://{}", db.display()), 1)
         .await
@@ -509,9 +521,10 @@ webhook_signing_secret = "{SECRET}"
         store.get_ticket("zd", "31337").await.unwrap().is_none(),
         "killed before processing"
     );
+    // Claimed by the worker that was killed: the restarted one must take it over at once.
     assert_eq!(
         store.inbox_counts().await.unwrap(),
-        [("zd".to_string(), "pending".to_string(), 1)]
+        [("zd".to_string(), "processing".to_string(), 1)]
     );
 
     drop(hang);
@@ -543,3 +556,36 @@ webhook_signing_secret = "{SECRET}"
     assert!(store.inbox_counts().await.unwrap().is_empty());
     store.close().await;
 }
+
+store_test!(async fn a_delivery_is_held_by_one_worker_at_a_time(store) {
+    let config = config("http://127.0.0.1:9");
+    let app = state(&config, &store);
+    send(&app, post("/hooks/zd", &event(1, "claimed"), SECRET, Utc::now())).await;
+    let minute = Duration::from_secs(60);
+    assert!(store.claim_delivery(1, "host:1:a", None, minute).await.unwrap());
+    assert!(!store.claim_delivery(1, "host:2:b", None, minute).await.unwrap(), "held by a");
+    // A worker known to be dead loses its claim at once.
+    assert!(store.claim_delivery(1, "host:2:b", Some("host:1:a"), minute).await.unwrap());
+    assert!(!store.claim_delivery(1, "host:3:c", Some("host:1:a"), minute).await.unwrap(), "b has it now");
+});
+
+store_test!(async fn a_vendor_outage_never_parks_deliveries_as_dead(store) {
+    let vendor = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/tickets/show_many.json"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&vendor)
+        .await;
+    let config = config(&vendor.uri());
+    let app = state(&config, &store);
+    send(&app, post("/hooks/zd", &event(8, "outage"), SECRET, Utc::now())).await;
+    let options = fast_worker();
+    let stop = tokio_util::sync::CancellationToken::new();
+    for _ in 0..options.max_attempts + 2 {
+        worker::drain_once(&config, &store, &options, &stop).await.unwrap();
+    }
+    let row = store.delivery(1).await.unwrap().unwrap();
+    assert_eq!(row.status, "pending", "still waiting for the vendor");
+    assert_eq!(row.attempts, i64::from(options.max_attempts) + 2);
+    assert!(row.last_error.unwrap().starts_with("[transient]"));
+});

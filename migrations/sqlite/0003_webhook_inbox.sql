@@ -13,6 +13,9 @@ CREATE TABLE webhook_inbox (
     attempts        BIGINT NOT NULL DEFAULT 0,
     next_attempt_at TEXT NOT NULL,
     last_error      TEXT,
+    -- The worker holding a 'processing' delivery (host:pid:nonce), so a dead one's claim can be
+    -- taken over at once on the same host.
+    claimed_by      TEXT,
     processed_at    TEXT,
     UNIQUE (source, delivery_id)
 );

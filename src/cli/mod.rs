@@ -487,16 +487,23 @@ async fn status(config: &Config, store: &Store, format: Format) -> anyhow::Resul
         }
     }
     let inbox = store.inbox_counts().await?;
+    let dead = store.dead_deliveries(20).await?;
     if format == Format::Json {
         let inbox: Vec<serde_json::Value> = inbox
             .iter()
             .map(|(source, status, n)| serde_json::json!({"instance": source, "status": status, "deliveries": n}))
             .collect();
+        let dead: Vec<serde_json::Value> = dead
+            .iter()
+            .map(|d| serde_json::json!({"id": d.seq, "instance": d.source, "delivery_id": d.delivery_id, "attempts": d.attempts, "last_error": d.last_error}))
+            .collect();
         println!(
             "{}",
-            serde_json::to_string_pretty(
-                &serde_json::json!({"streams": rows, "webhook_inbox": inbox})
-            )?
+            serde_json::to_string_pretty(&serde_json::json!({
+                "streams": rows,
+                "webhook_inbox": inbox,
+                "dead_deliveries": dead,
+            }))?
         );
         return Ok(());
     }
@@ -533,6 +540,31 @@ async fn status(config: &Config, store: &Store, format: Format) -> anyhow::Resul
             age,
             s("error")
         );
+    }
+    if !inbox.is_empty() {
+        println!();
+        println!("WEBHOOK INBOX (not yet processed)");
+        for (source, status, n) in &inbox {
+            println!("  {source:<14} {status:<10} {n:>6} deliveries");
+        }
+    }
+    if !dead.is_empty() {
+        println!();
+        println!("DEAD DELIVERIES (newest first; `okno webhooks replay <id>` queues one again)");
+        println!(
+            "  {:>8}  {:<14} {:<34} {:>8}  LAST ERROR",
+            "ID", "INSTANCE", "DELIVERY", "ATTEMPTS"
+        );
+        for d in dead {
+            println!(
+                "  {:>8}  {:<14} {:<34} {:>8}  {}",
+                d.seq,
+                d.source,
+                d.delivery_id,
+                d.attempts,
+                d.last_error.unwrap_or_default()
+            );
+        }
     }
     Ok(())
 }

@@ -158,6 +158,8 @@ pub struct ServerConfig {
     pub webhook_max_attempts: u32,
     /// When set, `GET /metrics` requires `Authorization: Bearer <token>`.
     pub metrics_token: Option<okno_connector::SecretString>,
+    /// Processed deliveries (bodies included) are deleted after this many days.
+    pub webhook_retention_days: u32,
 }
 
 impl Default for ServerConfig {
@@ -169,6 +171,7 @@ impl Default for ServerConfig {
             webhook_rate_per_sec: 200,
             webhook_max_attempts: 8,
             metrics_token: None,
+            webhook_retention_days: 30,
         }
     }
 }
@@ -218,6 +221,7 @@ struct RawServer {
     webhook_rate_per_sec: Option<u32>,
     webhook_max_attempts: Option<u32>,
     metrics_token: Option<String>,
+    webhook_retention_days: Option<u32>,
 }
 
 #[derive(Deserialize, Default)]
@@ -445,6 +449,13 @@ pub fn load_with_env(path: &Path, env: &[(String, String)]) -> Result<Loaded, Co
             "request_timeout_secs",
             raw.request_timeout_secs,
         );
+        if raw.request_timeout_secs.is_some_and(|t| t > 300) {
+            issues.push(
+                "server.request_timeout_secs",
+                "must be at most 300",
+                Some("senders give up after seconds (Zendesk ~10 s, amoCRM 2 s)".into()),
+            );
+        }
         positive(
             &mut issues,
             "webhook_rate_per_sec",
@@ -472,6 +483,9 @@ pub fn load_with_env(path: &Path, env: &[(String, String)]) -> Result<Loaded, Co
                 .metrics_token
                 .filter(|t| !t.is_empty())
                 .map(okno_connector::SecretString::from),
+            webhook_retention_days: raw
+                .webhook_retention_days
+                .unwrap_or(defaults.webhook_retention_days),
         }
     });
 

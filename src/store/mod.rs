@@ -46,7 +46,8 @@ mod sqlite_q {
         "BEGIN IMMEDIATE",
         None,
         "",
-        Some(("PRAGMA synchronous = FULL", "PRAGMA synchronous = NORMAL"))
+        Some(("PRAGMA synchronous = FULL", "PRAGMA synchronous = NORMAL")),
+        None
     );
 }
 mod pg_q {
@@ -57,8 +58,9 @@ mod pg_q {
         // `raw` is sent as text and kept as `json`: the vendor's bytes exactly, validated but
         // not converted, which is what replay needs and a third of the server's insert work.
         "::json",
-        // Transactions flush their commit unless a page transaction turned it off.
-        None
+        None,
+        // Acknowledging writes flush their commit even where the server default does not.
+        Some("SET LOCAL synchronous_commit = on")
     );
 }
 
@@ -197,6 +199,8 @@ pub struct InboxRow {
     pub attempts: i64,
     pub status: String,
     pub last_error: Option<String>,
+    /// The worker holding it while `processing`.
+    pub claimed_by: Option<String>,
 }
 
 /// A stored ticket's main columns (for `okno` commands and tests).
@@ -572,7 +576,36 @@ impl Store {
             .collect())
     }
 
-    /// Pending deliveries whose next attempt is due, oldest first.
+    /// Takes a delivery for `holder` for `lease`: a due pending one, one whose claim expired, or
+    /// one claimed by `dead_holder` (known gone). `false` when another worker has it.
+    pub async fn claim_delivery(
+        &self,
+        seq: i64,
+        holder: &str,
+        dead_holder: Option<&str>,
+        lease: Duration,
+    ) -> Result<bool, StoreError> {
+        let now = Utc::now();
+        let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => {
+                sqlite_q::claim_delivery(p, seq, holder, dead_holder, now, until).await?
+            }
+            Pool::Postgres(p) => {
+                pg_q::claim_delivery(p, seq, holder, dead_holder, now, until).await?
+            }
+        })
+    }
+
+    /// Deletes deliveries processed before `before`; returns how many.
+    pub async fn prune_deliveries(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::prune_deliveries(p, before).await?,
+            Pool::Postgres(p) => pg_q::prune_deliveries(p, before).await?,
+        })
+    }
+
+    /// Deliveries due now, oldest first: pending ones, and ones whose worker's claim expired.
     pub async fn due_deliveries(&self, limit: i64) -> Result<Vec<InboxRow>, StoreError> {
         let now = Utc::now();
         Ok(match &self.pool {

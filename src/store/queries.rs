@@ -21,7 +21,7 @@ pub(super) fn clean_opt(s: &Option<String>) -> Option<std::borrow::Cow<'_, str>>
 }
 
 macro_rules! define_queries {
-    ($db:ty, $begin:expr, $page_setup:expr, $raw_cast:expr, $durable:expr) => {
+    ($db:ty, $begin:expr, $page_setup:expr, $raw_cast:expr, $durable:expr, $durable_tx:expr) => {
         use chrono::{DateTime, Utc};
         use okno_connector::{Cursor, Group, Identity, Ticket, TicketMetrics};
         use sqlx::types::Json;
@@ -515,10 +515,22 @@ macro_rules! define_queries {
             Ok(conn)
         }
 
-        async fn restore(conn: &mut sqlx::pool::PoolConnection<$db>) -> Result<(), sqlx::Error> {
+        /// Puts the connection back to the pool's setting. A failure here cannot undo a commit;
+        /// the connection is then closed instead of being reused with the slower setting.
+        async fn restore(conn: &mut sqlx::pool::PoolConnection<$db>) {
             let durable: Option<(&str, &str)> = $durable;
             if let Some((_, off)) = durable {
-                sqlx::query(off).execute(&mut **conn).await?;
+                if sqlx::query(off).execute(&mut **conn).await.is_err() {
+                    conn.close_on_drop();
+                }
+            }
+        }
+
+        /// In-transaction durability (PostgreSQL: flush the commit whatever the server default).
+        async fn durable_tx(tx: &mut Tx<'_>) -> Result<(), sqlx::Error> {
+            let setup: Option<&str> = $durable_tx;
+            if let Some(sql) = setup {
+                sqlx::query(sql).execute(&mut **tx).await?;
             }
             Ok(())
         }
@@ -531,7 +543,18 @@ macro_rules! define_queries {
             now: DateTime<Utc>,
         ) -> Result<Vec<(String, String)>, sqlx::Error> {
             let mut conn = durable_conn(pool).await?;
-            let mut tx = sqlx::Connection::begin_with(&mut *conn, $begin).await?;
+            let result = insert_deliveries_on(&mut conn, rows, now).await;
+            restore(&mut conn).await;
+            result
+        }
+
+        async fn insert_deliveries_on(
+            conn: &mut sqlx::pool::PoolConnection<$db>,
+            rows: &[NewDelivery],
+            now: DateTime<Utc>,
+        ) -> Result<Vec<(String, String)>, sqlx::Error> {
+            let mut tx = sqlx::Connection::begin_with(&mut **conn, $begin).await?;
+            durable_tx(&mut tx).await?;
             let mut inserted = Vec::with_capacity(rows.len());
             for chunk in rows.chunks(CHUNK) {
                 let mut q: QueryBuilder<$db> = QueryBuilder::new(
@@ -556,7 +579,6 @@ macro_rules! define_queries {
                 }
             }
             tx.commit().await?;
-            restore(&mut conn).await?;
             Ok(inserted)
         }
 
@@ -569,18 +591,30 @@ macro_rules! define_queries {
             now: DateTime<Utc>,
         ) -> Result<u64, sqlx::Error> {
             let mut conn = durable_conn(pool).await?;
-            let mut tx = sqlx::Connection::begin_with(&mut *conn, $begin).await?;
+            let result = complete_delivery_on(&mut conn, seq, source, batch, now).await;
+            restore(&mut conn).await;
+            result
+        }
+
+        async fn complete_delivery_on(
+            conn: &mut sqlx::pool::PoolConnection<$db>,
+            seq: i64,
+            source: &str,
+            batch: &Batch<'_>,
+            now: DateTime<Utc>,
+        ) -> Result<u64, sqlx::Error> {
+            let mut tx = sqlx::Connection::begin_with(&mut **conn, $begin).await?;
+            durable_tx(&mut tx).await?;
             let n = write_batch(&mut tx, source, batch, now).await?;
             sqlx::query(
                 "UPDATE webhook_inbox SET status = 'done', processed_at = $1, last_error = NULL \
-                 WHERE delivery_seq = $2",
+                 WHERE delivery_seq = $2 AND status = 'processing'",
             )
             .bind(now)
             .bind(seq)
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
-            restore(&mut conn).await?;
             Ok(n)
         }
 
@@ -594,7 +628,7 @@ macro_rules! define_queries {
         ) -> Result<(), sqlx::Error> {
             sqlx::query(
                 "UPDATE webhook_inbox SET attempts = $1, next_attempt_at = $2, last_error = $3, \
-                 status = $4 WHERE delivery_seq = $5",
+                 status = $4 WHERE delivery_seq = $5 AND status = 'processing'",
             )
             .bind(attempts)
             .bind(next_attempt_at)
@@ -606,15 +640,55 @@ macro_rules! define_queries {
             Ok(())
         }
 
+        /// Takes a due delivery for processing until `until`; `false` if another worker has it.
+        pub(super) async fn claim_delivery(
+            pool: &Pool<$db>,
+            seq: i64,
+            holder: &str,
+            dead_holder: Option<&str>,
+            now: DateTime<Utc>,
+            until: DateTime<Utc>,
+        ) -> Result<bool, sqlx::Error> {
+            let done = sqlx::query(
+                "UPDATE webhook_inbox SET status = 'processing', next_attempt_at = $1, \
+                 claimed_by = $4 WHERE delivery_seq = $2 AND ( \
+                 (status IN ('pending', 'processing') AND next_attempt_at <= $3) \
+                 OR (status = 'processing' AND claimed_by = $5))",
+            )
+            .bind(until)
+            .bind(seq)
+            .bind(now)
+            .bind(holder)
+            .bind(dead_holder.unwrap_or(""))
+            .execute(pool)
+            .await?;
+            Ok(done.rows_affected() == 1)
+        }
+
+        /// Forgets deliveries processed before `before` (their bodies may hold personal data).
+        pub(super) async fn prune_deliveries(
+            pool: &Pool<$db>,
+            before: DateTime<Utc>,
+        ) -> Result<u64, sqlx::Error> {
+            Ok(
+                sqlx::query("DELETE FROM webhook_inbox WHERE status = 'done' AND processed_at < $1")
+                    .bind(before)
+                    .execute(pool)
+                    .await?
+                    .rows_affected(),
+            )
+        }
+
         pub(super) async fn due_deliveries(
             pool: &Pool<$db>,
             now: DateTime<Utc>,
             limit: i64,
         ) -> Result<Vec<InboxRow>, sqlx::Error> {
             let rows = sqlx::query(
-                "SELECT delivery_seq, source, delivery_id, body, attempts, status, last_error \
-                 FROM webhook_inbox WHERE status = 'pending' AND next_attempt_at <= $1 \
-                 ORDER BY delivery_seq LIMIT $2",
+                "SELECT delivery_seq, source, delivery_id, body, attempts, status, last_error, \
+                 claimed_by FROM webhook_inbox \
+                 WHERE (status = 'pending' AND next_attempt_at <= $1) OR status = 'processing' \
+                 ORDER BY CASE WHEN status = 'pending' THEN 0 ELSE 1 END, delivery_seq LIMIT $2",
             )
             .bind(now)
             .bind(limit)
@@ -628,8 +702,8 @@ macro_rules! define_queries {
             limit: i64,
         ) -> Result<Vec<InboxRow>, sqlx::Error> {
             let rows = sqlx::query(
-                "SELECT delivery_seq, source, delivery_id, body, attempts, status, last_error \
-                 FROM webhook_inbox WHERE status = 'dead' ORDER BY delivery_seq DESC LIMIT $1",
+                "SELECT delivery_seq, source, delivery_id, body, attempts, status, last_error, \
+                 claimed_by FROM webhook_inbox WHERE status = 'dead' ORDER BY delivery_seq DESC LIMIT $1",
             )
             .bind(limit)
             .fetch_all(pool)
@@ -642,8 +716,8 @@ macro_rules! define_queries {
             seq: i64,
         ) -> Result<Option<InboxRow>, sqlx::Error> {
             let row = sqlx::query(
-                "SELECT delivery_seq, source, delivery_id, body, attempts, status, last_error \
-                 FROM webhook_inbox WHERE delivery_seq = $1",
+                "SELECT delivery_seq, source, delivery_id, body, attempts, status, last_error, \
+                 claimed_by FROM webhook_inbox WHERE delivery_seq = $1",
             )
             .bind(seq)
             .fetch_optional(pool)
@@ -691,6 +765,7 @@ macro_rules! define_queries {
                 attempts: r.try_get("attempts")?,
                 status: r.try_get("status")?,
                 last_error: r.try_get("last_error")?,
+                claimed_by: r.try_get("claimed_by")?,
             })
         }
 

@@ -108,7 +108,7 @@ async fn renew(store: Store, source: String, holder: String, token: Cancellation
 }
 
 /// `host:pid:nonce`: unique per claim, and enough to tell whether a local holder still lives.
-fn new_holder() -> String {
+pub(crate) fn new_holder() -> String {
     format!(
         "{}:{}:{:08x}",
         hostname(),
@@ -126,7 +126,7 @@ fn hostname() -> String {
 }
 
 /// A holder on this host whose process no longer exists.
-fn holder_is_dead(holder: &str) -> bool {
+pub(crate) fn holder_is_dead(holder: &str) -> bool {
     let mut parts = holder.rsplitn(3, ':');
     let (Some(_nonce), Some(pid), Some(host)) = (parts.next(), parts.next(), parts.next()) else {
         return false;

@@ -6,7 +6,7 @@
 //! commits (an in-flight fetch is dropped, which loses nothing), so the committed cursor always
 //! matches the committed records. Every run leaves a `sync_run` row.
 
-mod lease;
+pub(crate) mod lease;
 mod scheduler;
 
 use chrono::{DateTime, Utc};

@@ -145,33 +145,42 @@ async fn receive(
     body: Bytes,
 ) -> Response {
     let Some(inst) = app.config.instance(&instance) else {
+        count("unknown", "unknown_instance");
         return status(StatusCode::NOT_FOUND, "unknown instance");
     };
     let Some(handler) = inst.connector.webhooks() else {
+        count(&instance, "not_configured");
         return status(
             StatusCode::NOT_FOUND,
             "webhooks are not configured for this instance",
         );
     };
-    if app
-        .limits
-        .get(&instance)
-        .is_some_and(|l| l.check().is_err())
-    {
-        tracing::warn!(instance, "webhook refused: rate limit");
-        return status(StatusCode::TOO_MANY_REQUESTS, "slow down");
-    }
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    if header("content-encoding").is_some_and(|e| !e.eq_ignore_ascii_case("identity")) {
+    // Any Content-Encoding but a single `identity` is refused: a compressed body would need
+    // decompressing before its size is known.
+    let encodings: Vec<_> = headers.get_all("content-encoding").iter().collect();
+    let identity_only = match encodings.as_slice() {
+        [] => true,
+        [one] => one
+            .to_str()
+            .is_ok_and(|e| e.trim().eq_ignore_ascii_case("identity")),
+        _ => false,
+    };
+    if !identity_only {
+        count(&instance, "unsupported_media");
         return status(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "compressed bodies are not accepted",
         );
     }
-    let content_type = header("content-type").unwrap_or("").to_ascii_lowercase();
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     if !(content_type.starts_with("application/json")
         || content_type.starts_with("application/x-www-form-urlencoded"))
     {
+        count(&instance, "unsupported_media");
         return status(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "expected JSON or a form body",
@@ -206,6 +215,22 @@ async fn receive(
         );
         return StatusCode::UNAUTHORIZED.into_response();
     }
+    // The budget is spent only by verified deliveries, so unsigned traffic cannot use it up
+    // and crowd out the vendor's real ones.
+    if app
+        .limits
+        .get(&instance)
+        .is_some_and(|l| l.check().is_err())
+    {
+        tracing::warn!(instance, "webhook refused: rate limit");
+        count(&instance, "rate_limited");
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [("retry-after", "1")],
+            Json(serde_json::json!({ "status": "slow down" })),
+        )
+            .into_response();
+    }
     let delivery_id = handler
         .delivery_id(&request)
         .unwrap_or_else(|| format!("sha256:{}", hex::encode(sha2::Sha256::digest(&body))));
@@ -222,7 +247,7 @@ async fn receive(
         body: body.to_vec(),
     };
     // Leaves a quarter of the request's time to answer 503 before the 408 of the whole request.
-    let store_wait = app.server.request_timeout * 3 / 4;
+    let store_wait = app.server.request_timeout.mul_f64(0.75);
     match tokio::time::timeout(store_wait, app.ingest.store(delivery)).await {
         Ok(Ok(true)) => {
             count(&instance, "accepted");
@@ -239,6 +264,7 @@ async fn receive(
             status(StatusCode::SERVICE_UNAVAILABLE, "try again")
         }
         Err(_) => {
+            count(&instance, "store_timeout");
             tracing::error!(
                 instance,
                 "storing a webhook delivery timed out; not acknowledged"

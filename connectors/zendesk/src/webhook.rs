@@ -11,14 +11,16 @@
 //!   object in `detail.id` (a string); ticket and user events are understood;
 //! - trigger webhooks carry the body the trigger defines: use `{"ticket_id": "{{ticket.id}}"}`.
 //!
-//! Deduplication uses the event's `id` (unique per event) when the body has one, else
-//! `X-Zendesk-Webhook-Invocation-Id`.
+//! Deduplication uses the event's `id` (unique per event, inside the signed body) when the body
+//! has one, else `X-Zendesk-Webhook-Invocation-Id` together with a hash of the body: the header
+//! is not signed, so on its own a forged id could make a real delivery look like a duplicate.
 
 use chrono::{DateTime, Duration, Utc};
 use okno_connector::signature::{verify_hmac, Algorithm, Encoding};
 use okno_connector::webhook::{VerifyError, WebhookEvent, WebhookHandler, WebhookRequest};
 use okno_connector::{ConnectorError, SecretString};
 use serde::Deserialize;
+use sha2::Digest;
 
 const SIGNATURE: &str = "x-zendesk-webhook-signature";
 const TIMESTAMP: &str = "x-zendesk-webhook-signature-timestamp";
@@ -42,6 +44,11 @@ struct Body {
 #[derive(Deserialize)]
 struct Detail {
     id: Option<serde_json::Value>,
+}
+
+/// The first 16 bytes of a digest in hex: enough to tell bodies apart.
+fn hex_prefix(digest: &[u8]) -> String {
+    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
 /// Zendesk writes ids as numbers in some bodies and strings in others.
@@ -88,9 +95,10 @@ impl WebhookHandler for Webhooks {
             .and_then(|b| b.id.as_ref().and_then(id_text))
             .map(|id| format!("event:{id}"));
         from_body.or_else(|| {
-            request
-                .header(INVOCATION)
-                .map(|id| format!("invocation:{}", id.trim()))
+            request.header(INVOCATION).map(|id| {
+                let digest = sha2::Sha256::digest(request.body);
+                format!("invocation:{}:{}", id.trim(), hex_prefix(&digest))
+            })
         })
     }
 
@@ -268,9 +276,15 @@ mod tests {
             body: br#"{"ticket_id":1}"#,
             path_token: None,
         };
-        assert_eq!(
-            hooks().delivery_id(&req).as_deref(),
-            Some("invocation:8350205582")
-        );
+        let id = hooks().delivery_id(&req).unwrap();
+        assert!(id.starts_with("invocation:8350205582:"), "{id}");
+        // The header is not signed: another body under the same id is another delivery.
+        let other = WebhookRequest {
+            received_at: Utc::now(),
+            headers: &headers,
+            body: br#"{"ticket_id":2}"#,
+            path_token: None,
+        };
+        assert_ne!(hooks().delivery_id(&other).unwrap(), id);
     }
 }
