@@ -12,13 +12,13 @@
 //! HTTP, JSON decoding, normalisation and the transactional upsert with cursor.
 
 use std::process::Command;
-use std::str::FromStr;
 use std::time::Instant;
 
-use okno::store::Store;
 use okno::sync::{sync_stream, QuietProgress, RunOptions, Trigger};
 use okno_zendesk::mock::TicketExport;
 use tokio_util::sync::CancellationToken;
+
+mod common;
 
 const PER_PAGE: u64 = 1000;
 
@@ -94,30 +94,8 @@ async fn child(n: u64, backend: &str) {
     let export = TicketExport::new(n, PER_PAGE);
     let server = export.start_unrecorded().await;
     let dir = tempfile::tempdir().expect("temp dir");
-    let (store, schema) = match backend {
-        "postgres" => {
-            let url = std::env::var("OKNO_BENCH_PG_URL").expect("OKNO_BENCH_PG_URL");
-            let schema = format!("okno_bench_{}", std::process::id());
-            let admin = Store::connect(&url, 1).await.expect("postgres");
-            admin
-                .execute_admin(&format!("CREATE SCHEMA {schema}"))
-                .await
-                .expect("schema");
-            admin.close().await;
-            let opts = sqlx::postgres::PgConnectOptions::from_str(&url)
-                .expect("url")
-                .options([("search_path", schema.as_str())]);
-            (
-                Store::connect_postgres(opts, 4).await.expect("postgres"),
-                Some((url, schema)),
-            )
-        }
-        _ => {
-            let url = format!("sqlite://{}/bench.db", dir.path().display());
-            (Store::connect(&url, 4).await.expect("sqlite"), None)
-        }
-    };
-    store.migrate().await.expect("migrate");
+    let bench = common::bench_store(backend, dir.path(), 4).await;
+    let store = &bench.store;
     let config = dir.path().join("bench.toml");
     std::fs::write(
         &config,
@@ -138,7 +116,7 @@ async fn child(n: u64, backend: &str) {
         trigger: Trigger::Manual,
     };
     let summary = sync_stream(
-        &store,
+        store,
         inst,
         "tickets",
         opts,
@@ -151,14 +129,7 @@ async fn child(n: u64, backend: &str) {
     assert!(summary.error.is_none(), "{:?}", summary.error);
     let stored = store.table_counts().await.expect("count")[0].1;
     assert_eq!(stored as u64, n, "every ticket stored once");
-    store.close().await;
-    if let Some((url, schema)) = schema {
-        let admin = Store::connect(&url, 1).await.expect("postgres");
-        let _ = admin
-            .execute_admin(&format!("DROP SCHEMA {schema} CASCADE"))
-            .await;
-        admin.close().await;
-    }
+    bench.finish().await;
     println!(
         "{}",
         serde_json::json!({

@@ -9,16 +9,16 @@
 //! Reports deliveries per second and the acknowledgement latency (p50, p99, max) seen by the
 //! clients, then checks that the inbox holds exactly the deliveries sent.
 
-use std::str::FromStr;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use okno::store::Store;
 use okno::webhooks::{ingest::Ingest, router, AppState};
 use okno_connector::signature::{sign, Algorithm, Encoding};
 use okno_connector::SecretString;
+
+mod common;
 
 const SECRET: &str = "bench-signing-secret";
 
@@ -55,27 +55,8 @@ fn main() {
 
 async fn run(backend: &str, n: usize, concurrency: usize) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut schema = None;
-    let store = if backend == "postgres" {
-        let url = std::env::var("OKNO_BENCH_PG_URL").expect("url");
-        let name = format!("okno_hooks_bench_{}", std::process::id());
-        let admin = Store::connect(&url, 1).await.expect("postgres");
-        admin
-            .execute_admin(&format!("CREATE SCHEMA {name}"))
-            .await
-            .expect("schema");
-        admin.close().await;
-        let opts = sqlx::postgres::PgConnectOptions::from_str(&url)
-            .expect("url")
-            .options([("search_path", name.as_str())]);
-        schema = Some((url, name));
-        Store::connect_postgres(opts, 8).await.expect("postgres")
-    } else {
-        Store::connect(&format!("sqlite://{}/hooks.db", dir.path().display()), 4)
-            .await
-            .expect("sqlite")
-    };
-    store.migrate().await.expect("migrate");
+    let bench = common::bench_store(backend, dir.path(), 8).await;
+    let store = bench.store.clone();
     let config_path = dir.path().join("okno.toml");
     std::fs::write(
         &config_path,
@@ -188,12 +169,5 @@ async fn run(backend: &str, n: usize, concurrency: usize) {
         ms(*latencies.last().expect("latencies"))
     );
     server.abort();
-    store.close().await;
-    if let Some((url, name)) = schema {
-        let admin = Store::connect(&url, 1).await.expect("postgres");
-        let _ = admin
-            .execute_admin(&format!("DROP SCHEMA {name} CASCADE"))
-            .await;
-        admin.close().await;
-    }
+    bench.finish().await;
 }
