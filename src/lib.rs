@@ -13,10 +13,14 @@
 //!        │  page + cursor in ONE transaction
 //!        ▼
 //!  store    SQLite (embedded default) or PostgreSQL, idempotent upserts, migrations
+//!        ▲
+//!        │  deliveries stored before they are acknowledged, processed by a worker
+//!  webhooks POST /hooks/{instance}, /healthz, /readyz, /metrics (axum, in `okno run`)
 //! ```
 //!
 //! Where to start reading: [`registry`] (every connector kind), [`config`] (what ops write),
-//! [`sync::sync_stream`] (the page loop), [`store::Store::commit_page`] (the transaction).
+//! [`sync::sync_stream`] (the page loop), [`store::Store::commit_page`] (the transaction),
+//! [`webhooks`] (the HTTP surface and the inbox).
 //! The binary's CLI lives in `src/main.rs` and [`cli`].
 
 pub mod alloc;
