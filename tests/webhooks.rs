@@ -353,6 +353,21 @@ async fn metrics_show_the_counters_moving() {
         series(&after, "okno_webhook_inbox", &[zd, r#"status="pending""#]),
         1.0
     );
+
+    // Answers axum gives before any handler are counted too (only this test POSTs /healthz).
+    let labels = [r#"route="/healthz""#, r#"status="405""#];
+    let h0 = series(&after, "okno_http_responses_total", &labels);
+    let wrong_method = Request::post("/healthz").body(Body::empty()).unwrap();
+    assert_eq!(
+        send(&app, wrong_method).await.0,
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+    let (_, last) = scrape(app.clone()).await;
+    assert_eq!(
+        series(&last, "okno_http_responses_total", &labels),
+        h0 + 1.0,
+        "{last}"
+    );
 }
 
 #[tokio::test]

@@ -105,7 +105,27 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(whole_request)
+        .layer(axum::middleware::from_fn(count_responses))
         .with_state(state)
+}
+
+/// Counts every response by route pattern and status, including the ones axum gives before a
+/// handler runs (413 over the body limit, 405, 408, 404 for unknown paths). The route label is
+/// the pattern (`/hooks/{instance}`), never the requested path, so series stay few.
+async fn count_responses(
+    matched: Option<axum::extract::MatchedPath>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let route = matched.map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
+    let response = next.run(request).await;
+    metrics::counter!(
+        "okno_http_responses_total",
+        "route" => route,
+        "status" => response.status().as_u16().to_string()
+    )
+    .increment(1);
+    response
 }
 
 async fn hook_plain(
