@@ -184,6 +184,9 @@ pub struct Config {
     pub log: LogConfig,
     pub server: Option<ServerConfig>,
     pub connectors: Vec<Instance>,
+    /// Shared by every connector; attached to the store by [`crate::store::Store::attach_tokens`]
+    /// once the store is open.
+    pub tokens: okno_connector::TokenVault,
 }
 
 impl Config {
@@ -504,9 +507,14 @@ pub fn load_with_env(path: &Path, env: &[(String, String)]) -> Result<Loaded, Co
     };
     let mut connectors = Vec::new();
     let mut ids = BTreeSet::new();
+    let tokens = okno_connector::TokenVault::new();
     for (i, value) in tree_connectors.iter().enumerate() {
         let prefix = format!("connector[{i}]");
-        if let Some(inst) = connector(value, &prefix, &mut ids, env, &mut issues, &mut warnings) {
+        let ctx = Ctx {
+            env,
+            tokens: &tokens,
+        };
+        if let Some(inst) = connector(value, &prefix, &mut ids, ctx, &mut issues, &mut warnings) {
             connectors.push(inst);
         }
     }
@@ -518,6 +526,7 @@ pub fn load_with_env(path: &Path, env: &[(String, String)]) -> Result<Loaded, Co
                 log,
                 server,
                 connectors,
+                tokens,
             },
             warnings: warnings.list,
         })
@@ -526,14 +535,22 @@ pub fn load_with_env(path: &Path, env: &[(String, String)]) -> Result<Loaded, Co
     }
 }
 
+/// What every connector block is built with.
+#[derive(Clone, Copy)]
+struct Ctx<'a> {
+    env: &'a [(String, String)],
+    tokens: &'a okno_connector::TokenVault,
+}
+
 fn connector(
     value: &serde_json::Value,
     prefix: &str,
     ids: &mut BTreeSet<String>,
-    env: &[(String, String)],
+    ctx: Ctx<'_>,
     issues: &mut Issues,
     warnings: &mut Issues,
 ) -> Option<Instance> {
+    let env = ctx.env;
     let raw: RawConnector = section(value, prefix, CONNECTOR_KEYS, issues)?;
     let before = issues.list.len();
     let key = |k: &str| format!("{prefix}.{k}");
@@ -684,6 +701,7 @@ fn connector(
         settings,
         base_url,
         http,
+        tokens: ctx.tokens.clone(),
     });
     match built {
         Ok(_) if !block_ok => None,

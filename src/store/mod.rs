@@ -22,6 +22,7 @@
 //! - `sync_state` (the cursor per source and stream) and `sync_run` (one row per run).
 
 mod queries;
+mod tokens;
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -30,7 +31,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use okno_connector::{Cursor, Group, Identity, Record, Ticket, TicketMetrics};
+use okno_connector::{
+    Cursor, Deleted, Group, Identity, Lead, Record, Stage, Ticket, TicketMetrics,
+};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -46,6 +49,8 @@ mod sqlite_q {
         "BEGIN IMMEDIATE",
         None,
         "",
+        // Decimals are kept as their exact text; SQLite's NUMERIC would round them to doubles.
+        "",
         Some(("PRAGMA synchronous = FULL", "PRAGMA synchronous = NORMAL")),
         None
     );
@@ -58,6 +63,7 @@ mod pg_q {
         // `raw` is sent as text and kept as `json`: the vendor's bytes exactly, validated but
         // not converted, which is what replay needs and a third of the server's insert work.
         "::json",
+        "::numeric",
         None,
         // Acknowledging writes flush their commit even where the server default does not.
         Some("SET LOCAL synchronous_commit = on")
@@ -109,12 +115,25 @@ enum Pool {
 #[derive(Debug, Default)]
 pub struct Faults {
     fail_before_cursor: AtomicBool,
+    failing_token_saves: std::sync::atomic::AtomicU32,
 }
 
 impl Faults {
     /// Makes the next page commit fail after its records were written and before its cursor.
     pub fn fail_next_commit_before_cursor(&self) {
         self.fail_before_cursor.store(true, Ordering::SeqCst);
+    }
+
+    /// Makes the next `n` OAuth token saves fail, as if the store went away between the
+    /// vendor's answer and the durable write.
+    pub fn fail_token_saves(&self, n: u32) {
+        self.failing_token_saves.store(n, Ordering::SeqCst);
+    }
+
+    fn token_save_fails(&self) -> bool {
+        self.failing_token_saves
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
     }
 }
 
@@ -214,6 +233,35 @@ pub struct StoredTicket {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
+/// A lead as stored, money as exact decimal text (for tests, `status` and reports).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredLead {
+    pub entity: String,
+    pub lead_id: String,
+    pub name: Option<String>,
+    pub updated_at: DateTime<Utc>,
+    pub pipeline_id: Option<String>,
+    pub stage_id: Option<String>,
+    pub stage_name: Option<String>,
+    pub stage_category: String,
+    pub amount: Option<String>,
+    pub discount: Option<String>,
+    pub currency: Option<String>,
+    pub exchange_rate: Option<String>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub owner_id: Option<String>,
+    pub lead_source: Option<String>,
+    /// utm_source, utm_medium, utm_campaign, utm_content, utm_term.
+    pub utm: [Option<String>; 5],
+    /// gclid, yclid, fbclid.
+    pub click_ids: [Option<String>; 3],
+    pub product: Option<String>,
+    pub segment: Option<String>,
+    pub region: Option<String>,
+    pub converted_deal_id: Option<String>,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
 /// Where one stream's cursor stands.
 #[derive(Debug, Clone)]
 pub struct StateRow {
@@ -231,6 +279,19 @@ pub(crate) struct Batch<'a> {
     identities: Vec<(&'a Identity, String)>,
     people: Vec<(String, Option<&'a str>, Option<&'a str>)>,
     groups: Vec<&'a Group>,
+    leads: Vec<&'a Lead>,
+    stages: Vec<&'a Stage>,
+    /// Applied after the upserts, so a page holding a lead and its deletion ends deleted.
+    deletions: Vec<&'a Deleted>,
+}
+
+/// An OAuth token row as stored (secrets in clear text: the store is a credential store too).
+pub(crate) struct TokenRow {
+    access_token: String,
+    refresh_token: Option<String>,
+    expires_at: Option<DateTime<Utc>>,
+    api_domain: Option<String>,
+    version: i64,
 }
 
 fn newest<'a, T, K: std::hash::Hash + Eq>(
@@ -310,12 +371,39 @@ impl<'a> Batch<'a> {
             |g| g.group_id.clone(),
             |g| g.updated_at,
         );
+        let leads = newest(
+            records.iter().filter_map(|r| match r {
+                Record::Lead(l) => Some(&**l),
+                _ => None,
+            }),
+            |l| (l.entity, l.lead_id.clone()),
+            |l| l.updated_at,
+        );
+        // Stages have no modification time: the last one in the page wins.
+        let stages = newest(
+            records.iter().filter_map(|r| match r {
+                Record::Stage(s) => Some(s),
+                _ => None,
+            }),
+            |s| (s.pipeline_id.clone(), s.stage_id.clone()),
+            |_| DateTime::<Utc>::MIN_UTC,
+        );
+        let deletions = records
+            .iter()
+            .filter_map(|r| match r {
+                Record::Deleted(d) => Some(d),
+                _ => None,
+            })
+            .collect();
         let mut batch = Batch {
             tickets,
             metrics,
             identities,
             people,
             groups,
+            leads,
+            stages,
+            deletions,
         };
         // Rows are written in key order, so two transactions touching the same rows (two
         // instances sharing people, on PostgreSQL) lock them in the same order and cannot deadlock.
@@ -332,11 +420,23 @@ impl<'a> Batch<'a> {
         batch
             .groups
             .sort_unstable_by(|a, b| a.group_id.cmp(&b.group_id));
+        batch.leads.sort_unstable_by(|a, b| {
+            (a.entity.as_str(), &a.lead_id).cmp(&(b.entity.as_str(), &b.lead_id))
+        });
+        batch.stages.sort_unstable_by(|a, b| {
+            (&a.pipeline_id, &a.stage_id).cmp(&(&b.pipeline_id, &b.stage_id))
+        });
         batch
     }
 
     fn len(&self) -> usize {
-        self.tickets.len() + self.metrics.len() + self.identities.len() + self.groups.len()
+        self.tickets.len()
+            + self.metrics.len()
+            + self.identities.len()
+            + self.groups.len()
+            + self.leads.len()
+            + self.stages.len()
+            + self.deletions.len()
     }
 }
 
@@ -383,6 +483,8 @@ pub const COUNTED_TABLES: &[&str] = &[
     "person",
     "person_identity",
     "work_group",
+    "lead",
+    "pipeline_stage",
 ];
 
 impl Store {
@@ -821,6 +923,30 @@ impl Store {
             Pool::Sqlite(p) => sqlite_q::get_ticket(p, source, ticket_id).await?,
             Pool::Postgres(p) => pg_q::get_ticket(p, source, ticket_id).await?,
         })
+    }
+
+    /// Every lead and deal of a source, by entity and id.
+    pub async fn leads(&self, source: &str) -> Result<Vec<StoredLead>, StoreError> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::leads(p, source).await?,
+            Pool::Postgres(p) => pg_q::leads(p, source).await?,
+        })
+    }
+
+    /// Pipeline stages of a source: (pipeline_id, stage_id, stage_name, category).
+    pub async fn stages(
+        &self,
+        source: &str,
+    ) -> Result<Vec<(String, String, String, String)>, StoreError> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::stages(p, source).await?,
+            Pool::Postgres(p) => pg_q::stages(p, source).await?,
+        })
+    }
+
+    /// Lets OAuth connectors of `vault`'s configuration keep their tokens in this store.
+    pub fn attach_tokens(&self, vault: &okno_connector::TokenVault) {
+        vault.attach(Arc::new(tokens::StoreTokens(self.clone())));
     }
 
     /// Every ticket id of a source, sorted as text.

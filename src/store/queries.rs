@@ -21,14 +21,25 @@ pub(super) fn clean_opt(s: &Option<String>) -> Option<std::borrow::Cow<'_, str>>
 }
 
 macro_rules! define_queries {
-    ($db:ty, $begin:expr, $page_setup:expr, $raw_cast:expr, $durable:expr, $durable_tx:expr) => {
+    (
+        $db:ty,
+        $begin:expr,
+        $page_setup:expr,
+        $raw_cast:expr,
+        $num_cast:expr,
+        $durable:expr,
+        $durable_tx:expr
+    ) => {
         use chrono::{DateTime, Utc};
-        use okno_connector::{Cursor, Group, Identity, Ticket, TicketMetrics};
+        use okno_connector::{Cursor, Deleted, DeletedKind, Group, Identity, Lead, Stage, Ticket, TicketMetrics};
         use sqlx::types::Json;
         use sqlx::{Pool, QueryBuilder, Row, Transaction};
 
         use super::queries::{clean, clean_opt, CHUNK};
-        use super::{Batch, InboxRow, NewDelivery, RunOutcome, RunRow, StateRow, StoredTicket};
+        use super::{
+            Batch, InboxRow, NewDelivery, RunOutcome, RunRow, StateRow, StoredLead, StoredTicket,
+            TokenRow,
+        };
 
         type Tx<'c> = Transaction<'c, $db>;
 
@@ -67,6 +78,15 @@ macro_rules! define_queries {
             }
             for chunk in batch.groups.chunks(CHUNK) {
                 n += upsert_groups(tx, source, chunk, now).await?;
+            }
+            for chunk in batch.leads.chunks(CHUNK) {
+                n += upsert_leads(tx, source, chunk, now).await?;
+            }
+            for chunk in batch.stages.chunks(CHUNK) {
+                n += upsert_stages(tx, source, chunk, now).await?;
+            }
+            for d in &batch.deletions {
+                n += mark_deleted(tx, source, d, now).await?;
             }
             Ok(n)
         }
@@ -248,6 +268,272 @@ macro_rules! define_queries {
                  OR (excluded.updated_at = work_group.updated_at AND CAST(excluded.raw AS TEXT) <> CAST(work_group.raw AS TEXT))",
             );
             Ok(q.build().persistent(true).execute(&mut **tx).await?.rows_affected())
+        }
+
+        async fn upsert_leads(
+            tx: &mut Tx<'_>,
+            source: &str,
+            rows: &[&Lead],
+            now: DateTime<Utc>,
+        ) -> Result<u64, sqlx::Error> {
+            let mut q: QueryBuilder<$db> = QueryBuilder::new(
+                "INSERT INTO lead (source, entity, lead_id, name, created_at, updated_at, \
+                 pipeline_id, stage_id, stage_name, stage_category, amount, discount, currency, \
+                 exchange_rate, closed_at, owner_id, lead_source, utm_source, utm_medium, \
+                 utm_campaign, utm_content, utm_term, gclid, yclid, fbclid, product, segment, \
+                 region, converted_deal_id, deleted_at, raw, synced_at) ",
+            );
+            let num = |d: &Option<okno_connector::rust_decimal::Decimal>| d.map(|d| d.normalize().to_string());
+            q.push_values(rows, |mut b, l| {
+                b.push_bind(source)
+                    .push_bind(l.entity.as_str())
+                    .push_bind(clean(&l.lead_id))
+                    .push_bind(clean_opt(&l.name))
+                    .push_bind(l.created_at)
+                    .push_bind(l.updated_at)
+                    .push_bind(clean_opt(&l.pipeline_id))
+                    .push_bind(clean_opt(&l.stage_id))
+                    .push_bind(clean_opt(&l.stage_name))
+                    .push_bind(l.stage_category.as_str())
+                    .push_bind(num(&l.amount))
+                    .push_unseparated($num_cast)
+                    .push_bind(num(&l.discount))
+                    .push_unseparated($num_cast)
+                    .push_bind(l.currency.map(|c| c.as_str().to_string()))
+                    .push_bind(num(&l.exchange_rate))
+                    .push_unseparated($num_cast)
+                    .push_bind(l.closed_at)
+                    .push_bind(clean_opt(&l.owner_id))
+                    .push_bind(clean_opt(&l.lead_source))
+                    .push_bind(clean_opt(&l.marks.utm_source))
+                    .push_bind(clean_opt(&l.marks.utm_medium))
+                    .push_bind(clean_opt(&l.marks.utm_campaign))
+                    .push_bind(clean_opt(&l.marks.utm_content))
+                    .push_bind(clean_opt(&l.marks.utm_term))
+                    .push_bind(clean_opt(&l.marks.gclid))
+                    .push_bind(clean_opt(&l.marks.yclid))
+                    .push_bind(clean_opt(&l.marks.fbclid))
+                    .push_bind(clean_opt(&l.product))
+                    .push_bind(clean_opt(&l.segment))
+                    .push_bind(clean_opt(&l.region))
+                    .push_bind(clean_opt(&l.converted_deal_id))
+                    .push_bind(l.deleted_at)
+                    .push_bind(l.raw.get())
+                    .push_unseparated($raw_cast)
+                    .push_bind(now);
+            });
+            // A deletion (webhook or deleted-records list) stays in force against any version
+            // of the lead that is not newer than the deletion itself.
+            q.push(
+                " ON CONFLICT (source, entity, lead_id) DO UPDATE SET name = excluded.name, \
+                 created_at = excluded.created_at, updated_at = excluded.updated_at, \
+                 pipeline_id = excluded.pipeline_id, stage_id = excluded.stage_id, \
+                 stage_name = excluded.stage_name, stage_category = excluded.stage_category, \
+                 amount = excluded.amount, discount = excluded.discount, \
+                 currency = excluded.currency, exchange_rate = excluded.exchange_rate, \
+                 closed_at = excluded.closed_at, owner_id = excluded.owner_id, \
+                 lead_source = excluded.lead_source, utm_source = excluded.utm_source, \
+                 utm_medium = excluded.utm_medium, utm_campaign = excluded.utm_campaign, \
+                 utm_content = excluded.utm_content, utm_term = excluded.utm_term, \
+                 gclid = excluded.gclid, yclid = excluded.yclid, fbclid = excluded.fbclid, \
+                 product = excluded.product, segment = excluded.segment, region = excluded.region, \
+                 converted_deal_id = excluded.converted_deal_id, \
+                 deleted_at = CASE WHEN excluded.deleted_at IS NULL AND lead.deleted_at IS NOT NULL \
+                     AND excluded.updated_at <= lead.deleted_at THEN lead.deleted_at \
+                     ELSE excluded.deleted_at END, \
+                 raw = excluded.raw, synced_at = excluded.synced_at \
+                 WHERE excluded.updated_at > lead.updated_at \
+                 OR (excluded.updated_at = lead.updated_at AND CAST(excluded.raw AS TEXT) <> CAST(lead.raw AS TEXT))",
+            );
+            Ok(q.build().persistent(true).execute(&mut **tx).await?.rows_affected())
+        }
+
+        async fn upsert_stages(
+            tx: &mut Tx<'_>,
+            source: &str,
+            rows: &[&Stage],
+            now: DateTime<Utc>,
+        ) -> Result<u64, sqlx::Error> {
+            let mut q: QueryBuilder<$db> = QueryBuilder::new(
+                "INSERT INTO pipeline_stage (source, pipeline_id, stage_id, pipeline_name, \
+                 stage_name, category, sort, archived, raw, synced_at) ",
+            );
+            q.push_values(rows, |mut b, st| {
+                b.push_bind(source)
+                    .push_bind(clean(&st.pipeline_id))
+                    .push_bind(clean(&st.stage_id))
+                    .push_bind(clean_opt(&st.pipeline_name))
+                    .push_bind(clean(&st.stage_name))
+                    .push_bind(st.category.as_str())
+                    .push_bind(st.sort)
+                    .push_bind(st.archived)
+                    .push_bind(st.raw.get())
+                    .push_unseparated($raw_cast)
+                    .push_bind(now);
+            });
+            // Stages carry no modification time: a row changes when anything in it does.
+            q.push(
+                " ON CONFLICT (source, pipeline_id, stage_id) DO UPDATE SET \
+                 pipeline_name = excluded.pipeline_name, stage_name = excluded.stage_name, \
+                 category = excluded.category, sort = excluded.sort, archived = excluded.archived, \
+                 raw = excluded.raw, synced_at = excluded.synced_at \
+                 WHERE CAST(excluded.raw AS TEXT) <> CAST(pipeline_stage.raw AS TEXT) \
+                 OR COALESCE(excluded.pipeline_name, '') <> COALESCE(pipeline_stage.pipeline_name, '') \
+                 OR excluded.archived <> pipeline_stage.archived",
+            );
+            Ok(q.build().persistent(true).execute(&mut **tx).await?.rows_affected())
+        }
+
+        async fn mark_deleted(
+            tx: &mut Tx<'_>,
+            source: &str,
+            d: &Deleted,
+            now: DateTime<Utc>,
+        ) -> Result<u64, sqlx::Error> {
+            let (sql, entity) = match d.kind {
+                DeletedKind::Lead(entity) => (
+                    "UPDATE lead SET deleted_at = $1, synced_at = $2 WHERE source = $3 \
+                     AND entity = $4 AND lead_id = $5 AND deleted_at IS NULL",
+                    entity.as_str(),
+                ),
+                // New kinds of deletable rows are added together with their tables.
+                #[allow(unreachable_patterns)]
+                _ => return Ok(0),
+            };
+            Ok(sqlx::query(sql)
+                .bind(d.deleted_at)
+                .bind(now)
+                .bind(source)
+                .bind(entity)
+                .bind(clean(&d.id))
+                .execute(&mut **tx)
+                .await?
+                .rows_affected())
+        }
+
+        pub(super) async fn load_token(
+            pool: &Pool<$db>,
+            source: &str,
+        ) -> Result<Option<TokenRow>, sqlx::Error> {
+            let row = sqlx::query(
+                "SELECT access_token, refresh_token, expires_at, api_domain, version \
+                 FROM oauth_token WHERE source = $1",
+            )
+            .bind(source)
+            .fetch_optional(pool)
+            .await?;
+            row.map(|r| {
+                Ok(TokenRow {
+                    access_token: r.try_get("access_token")?,
+                    refresh_token: r.try_get("refresh_token")?,
+                    expires_at: r.try_get("expires_at")?,
+                    api_domain: r.try_get("api_domain")?,
+                    version: r.try_get("version")?,
+                })
+            })
+            .transpose()
+        }
+
+        pub(super) async fn claim_token_refresh(
+            pool: &Pool<$db>,
+            source: &str,
+            version: i64,
+            holder: &str,
+            now: DateTime<Utc>,
+            until: DateTime<Utc>,
+        ) -> Result<bool, sqlx::Error> {
+            let done = sqlx::query(
+                "UPDATE oauth_token SET refresh_holder = $1, refresh_until = $2 \
+                 WHERE source = $3 AND version = $4 \
+                 AND (refresh_holder IS NULL OR refresh_until <= $5)",
+            )
+            .bind(holder)
+            .bind(until)
+            .bind(source)
+            .bind(version)
+            .bind(now)
+            .execute(pool)
+            .await?;
+            Ok(done.rows_affected() == 1)
+        }
+
+        pub(super) async fn release_token_claim(
+            pool: &Pool<$db>,
+            source: &str,
+            holder: &str,
+        ) -> Result<(), sqlx::Error> {
+            sqlx::query(
+                "UPDATE oauth_token SET refresh_holder = NULL, refresh_until = NULL \
+                 WHERE source = $1 AND refresh_holder = $2",
+            )
+            .bind(source)
+            .bind(holder)
+            .execute(pool)
+            .await?;
+            Ok(())
+        }
+
+        /// Stores a token pair durably: a refresh while its claim holds or the row has not moved
+        /// past the version it refreshed, an authorisation unconditionally. Returns the new version.
+        pub(super) async fn save_token(
+            pool: &Pool<$db>,
+            source: &str,
+            mode: okno_connector::oauth::Save<'_>,
+            t: &TokenRow,
+            now: DateTime<Utc>,
+        ) -> Result<Option<i64>, sqlx::Error> {
+            let mut conn = durable_conn(pool).await?;
+            let result = save_token_on(&mut conn, source, mode, t, now).await;
+            restore(&mut conn).await;
+            result
+        }
+
+        async fn save_token_on(
+            conn: &mut sqlx::pool::PoolConnection<$db>,
+            source: &str,
+            mode: okno_connector::oauth::Save<'_>,
+            t: &TokenRow,
+            now: DateTime<Utc>,
+        ) -> Result<Option<i64>, sqlx::Error> {
+            use okno_connector::oauth::Save;
+            let mut tx = sqlx::Connection::begin_with(&mut **conn, $begin).await?;
+            durable_tx(&mut tx).await?;
+            let q = match mode {
+                Save::Authorize => sqlx::query(
+                    "INSERT INTO oauth_token (source, access_token, refresh_token, expires_at, \
+                     api_domain, version, updated_at) VALUES ($1, $2, $3, $4, $5, 1, $6) \
+                     ON CONFLICT (source) DO UPDATE SET access_token = excluded.access_token, \
+                     refresh_token = excluded.refresh_token, expires_at = excluded.expires_at, \
+                     api_domain = excluded.api_domain, version = oauth_token.version + 1, \
+                     refresh_holder = NULL, refresh_until = NULL, updated_at = excluded.updated_at \
+                     RETURNING version",
+                ),
+                Save::Refresh { .. } => sqlx::query(
+                    "UPDATE oauth_token SET access_token = $2, \
+                     refresh_token = COALESCE($3, refresh_token), expires_at = $4, \
+                     api_domain = COALESCE($5, api_domain), version = version + 1, \
+                     refresh_holder = NULL, refresh_until = NULL, updated_at = $6 \
+                     WHERE source = $1 AND (refresh_holder = $7 OR version = $8) RETURNING version",
+                ),
+            };
+            let mut q = q
+                .bind(source)
+                .bind(&t.access_token)
+                .bind(&t.refresh_token)
+                .bind(t.expires_at)
+                .bind(&t.api_domain)
+                .bind(now);
+            if let Save::Refresh {
+                holder,
+                from_version,
+            } = mode
+            {
+                q = q.bind(holder).bind(from_version);
+            }
+            let row = q.fetch_optional(&mut *tx).await?;
+            let version = row.map(|r| r.try_get::<i64, _>("version")).transpose()?;
+            tx.commit().await?;
+            Ok(version)
         }
 
         pub(super) async fn write_cursor(
@@ -490,6 +776,80 @@ macro_rules! define_queries {
                 })
             })
             .transpose()
+        }
+
+        pub(super) async fn leads(
+            pool: &Pool<$db>,
+            source: &str,
+        ) -> Result<Vec<StoredLead>, sqlx::Error> {
+            let rows = sqlx::query(
+                "SELECT entity, lead_id, name, updated_at, pipeline_id, stage_id, stage_name, \
+                 stage_category, CAST(amount AS TEXT) AS amount, CAST(discount AS TEXT) AS discount, \
+                 currency, CAST(exchange_rate AS TEXT) AS exchange_rate, closed_at, owner_id, \
+                 lead_source, utm_source, utm_medium, utm_campaign, utm_content, utm_term, gclid, \
+                 yclid, fbclid, product, segment, region, converted_deal_id, deleted_at \
+                 FROM lead WHERE source = $1 ORDER BY entity, lead_id",
+            )
+            .bind(source)
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(StoredLead {
+                        entity: r.try_get("entity")?,
+                        lead_id: r.try_get("lead_id")?,
+                        name: r.try_get("name")?,
+                        updated_at: r.try_get("updated_at")?,
+                        pipeline_id: r.try_get("pipeline_id")?,
+                        stage_id: r.try_get("stage_id")?,
+                        stage_name: r.try_get("stage_name")?,
+                        stage_category: r.try_get("stage_category")?,
+                        amount: r.try_get("amount")?,
+                        discount: r.try_get("discount")?,
+                        currency: r.try_get("currency")?,
+                        exchange_rate: r.try_get("exchange_rate")?,
+                        closed_at: r.try_get("closed_at")?,
+                        owner_id: r.try_get("owner_id")?,
+                        lead_source: r.try_get("lead_source")?,
+                        utm: [
+                            r.try_get("utm_source")?,
+                            r.try_get("utm_medium")?,
+                            r.try_get("utm_campaign")?,
+                            r.try_get("utm_content")?,
+                            r.try_get("utm_term")?,
+                        ],
+                        click_ids: [r.try_get("gclid")?, r.try_get("yclid")?, r.try_get("fbclid")?],
+                        product: r.try_get("product")?,
+                        segment: r.try_get("segment")?,
+                        region: r.try_get("region")?,
+                        converted_deal_id: r.try_get("converted_deal_id")?,
+                        deleted_at: r.try_get("deleted_at")?,
+                    })
+                })
+                .collect()
+        }
+
+        pub(super) async fn stages(
+            pool: &Pool<$db>,
+            source: &str,
+        ) -> Result<Vec<(String, String, String, String)>, sqlx::Error> {
+            let rows = sqlx::query(
+                "SELECT pipeline_id, stage_id, stage_name, category FROM pipeline_stage \
+                 WHERE source = $1 ORDER BY pipeline_id, stage_id",
+            )
+            .bind(source)
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok((
+                        r.try_get("pipeline_id")?,
+                        r.try_get("stage_id")?,
+                        r.try_get("stage_name")?,
+                        r.try_get("category")?,
+                    ))
+                })
+                .collect()
         }
 
         pub(super) async fn ticket_ids(

@@ -202,6 +202,7 @@ mod tests {
             settings,
             base_url: None,
             http: HttpOptions::default(),
+            tokens: Default::default(),
         })
         .unwrap_or_else(|e| panic!("{e:?}"))
     }
@@ -343,6 +344,7 @@ mod tests {
             settings: json!({"tickets": 10, "speed": "fast"}),
             base_url: None,
             http: HttpOptions::default(),
+            tokens: Default::default(),
         })
         .err()
         .expect("unknown key rejected");

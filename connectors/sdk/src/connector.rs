@@ -61,6 +61,21 @@ pub trait Connector: Send + Sync + 'static {
     fn webhooks(&self) -> Option<&dyn crate::webhook::WebhookHandler> {
         None
     }
+
+    /// Exchanges an OAuth authorisation code for the first token pair and stores it
+    /// (`okno auth <kind> <instance> --code CODE`). Returns a one-line description.
+    async fn authorize(&self, code: &str) -> Result<String, ConnectorError> {
+        let _ = code;
+        Err(ConnectorError::Invalid(
+            "this connector does not use OAuth authorisation codes".into(),
+        ))
+    }
+
+    /// Upkeep the engine runs before each scheduled sync of the instance, such as renewing a
+    /// vendor's notification channel before it expires. Returns what it did, if anything.
+    async fn maintain(&self) -> Result<Option<String>, ConnectorError> {
+        Ok(None)
+    }
 }
 
 /// A stream a connector offers.
@@ -103,6 +118,8 @@ pub struct BuildContext {
     /// `base_url` override (custom domains, tests).
     pub base_url: Option<Url>,
     pub http: HttpOptions,
+    /// Where OAuth connectors keep their tokens (attached to the store once it is open).
+    pub tokens: crate::oauth::TokenVault,
 }
 
 /// Builds an instance from its validated block; every settings problem is returned at once.

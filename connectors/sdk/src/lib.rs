@@ -13,6 +13,8 @@
 //!   jittered backoff honouring `Retry-After`, timeouts, tracing spans).
 //! - [`error`]: [`ConnectorError`], classified by what the engine should do next.
 //! - [`money`]: decimal [`Money`] with an ISO 4217 [`Currency`].
+//! - [`oauth`]: OAuth 2.0 sessions whose tokens live in the store ([`OAuthSession`]), refreshed
+//!   by one process at a time and stored durably before use.
 //! - [`webhook`]: verifying and parsing pushed deliveries ([`webhook::WebhookHandler`]).
 //! - `testkit` (feature `testkit`): fixtures and mock-server helpers for connector tests.
 
@@ -20,6 +22,7 @@ pub mod connector;
 pub mod error;
 pub mod http;
 pub mod money;
+pub mod oauth;
 pub mod record;
 pub mod settings;
 pub mod signature;
@@ -34,7 +37,11 @@ pub use connector::{
 pub use error::{ConnectorError, SettingsError};
 pub use http::{HttpClient, HttpOptions, RetryPolicy};
 pub use money::{Currency, Money, MoneyError};
-pub use record::{Group, Identity, Record, Ticket, TicketMetrics};
+pub use oauth::{OAuthSession, Refresher, TokenSet, TokenStore, TokenVault};
+pub use record::{
+    Deleted, DeletedKind, Group, Identity, Lead, LeadEntity, Marks, Record, Stage, StageCategory,
+    Ticket, TicketMetrics,
+};
 pub use secrecy::{ExposeSecret, SecretString};
 
 /// Re-exported so connector crates use the same versions as the SDK.

@@ -5,6 +5,7 @@
 //! back and a changed mapping can be replayed without calling the vendor again.
 
 use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
@@ -16,6 +17,10 @@ pub enum Record {
     TicketMetrics(TicketMetrics),
     Identity(Identity),
     Group(Group),
+    // Boxed: a lead is several times the size of the other records.
+    Lead(Box<Lead>),
+    Stage(Stage),
+    Deleted(Deleted),
 }
 
 impl Record {
@@ -26,6 +31,9 @@ impl Record {
             Record::TicketMetrics(_) => "ticket_metric",
             Record::Identity(_) => "person_identity",
             Record::Group(_) => "work_group",
+            Record::Lead(_) => "lead",
+            Record::Stage(_) => "pipeline_stage",
+            Record::Deleted(d) => d.kind.table(),
         }
     }
 }
@@ -93,4 +101,132 @@ pub struct Group {
     pub deleted: bool,
     pub updated_at: DateTime<Utc>,
     pub raw: Box<RawValue>,
+}
+
+/// Where a lead stands: the vendor's own stage is kept by name; this is what figures count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StageCategory {
+    Open,
+    Won,
+    Lost,
+}
+
+impl StageCategory {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StageCategory::Open => "open",
+            StageCategory::Won => "won",
+            StageCategory::Lost => "lost",
+        }
+    }
+}
+
+/// Which CRM object a [`Lead`] row is. amoCRM has one object (its "lead" is the deal itself);
+/// Zoho CRM has Leads that convert into Deals, kept as two rows and linked by
+/// [`Lead::converted_deal_id`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LeadEntity {
+    Lead,
+    Deal,
+}
+
+impl LeadEntity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeadEntity::Lead => "lead",
+            LeadEntity::Deal => "deal",
+        }
+    }
+}
+
+/// Marketing marks a lead arrived with (`utm_*`) and the ad platforms' click ids.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Marks {
+    pub utm_source: Option<String>,
+    pub utm_medium: Option<String>,
+    pub utm_campaign: Option<String>,
+    pub utm_content: Option<String>,
+    pub utm_term: Option<String>,
+    /// Google Ads click id.
+    pub gclid: Option<String>,
+    /// Yandex Direct click id.
+    pub yclid: Option<String>,
+    /// Meta click id.
+    pub fbclid: Option<String>,
+}
+
+/// A CRM lead or deal. Key: (source, entity, lead_id).
+#[derive(Debug, Clone, Serialize)]
+pub struct Lead {
+    pub lead_id: String,
+    pub entity: LeadEntity,
+    pub name: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub pipeline_id: Option<String>,
+    pub stage_id: Option<String>,
+    /// The vendor's own stage name (amoCRM status, Zoho Stage or Lead_Status).
+    pub stage_name: Option<String>,
+    pub stage_category: StageCategory,
+    /// Deal value in `currency`, as the vendor holds it.
+    pub amount: Option<Decimal>,
+    /// Discount granted on this lead, from a configured field, in `currency`.
+    pub discount: Option<Decimal>,
+    /// ISO 4217; `None` only when the vendor states no currency at all.
+    pub currency: Option<crate::Currency>,
+    /// Zoho multi-currency: units of `currency` per unit of the organisation's home currency.
+    pub exchange_rate: Option<Decimal>,
+    pub closed_at: Option<DateTime<Utc>>,
+    /// Vendor user id of the responsible user (resolved through `person_identity`).
+    pub owner_id: Option<String>,
+    /// The vendor's "lead source" field (Zoho `Lead_Source`), when it has one.
+    pub lead_source: Option<String>,
+    pub marks: Marks,
+    pub product: Option<String>,
+    pub segment: Option<String>,
+    pub region: Option<String>,
+    /// The deal a converted lead became (Zoho `$converted_detail.deal`).
+    pub converted_deal_id: Option<String>,
+    pub deleted_at: Option<DateTime<Utc>>,
+    pub raw: Box<RawValue>,
+}
+
+/// One stage of one sales pipeline. Key: (source, pipeline_id, stage_id) — amoCRM repeats the
+/// won (142) and lost (143) ids in every pipeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct Stage {
+    pub pipeline_id: String,
+    pub pipeline_name: Option<String>,
+    pub stage_id: String,
+    pub stage_name: String,
+    pub category: StageCategory,
+    pub sort: Option<i64>,
+    pub archived: bool,
+    pub raw: Box<RawValue>,
+}
+
+/// What a [`Deleted`] record marks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[non_exhaustive]
+pub enum DeletedKind {
+    Lead(LeadEntity),
+}
+
+impl DeletedKind {
+    pub fn table(self) -> &'static str {
+        match self {
+            DeletedKind::Lead(_) => "lead",
+        }
+    }
+}
+
+/// The vendor says this row was deleted. Rows are marked (`deleted_at`), never erased; a
+/// deletion of a row the store never saw changes nothing.
+#[derive(Debug, Clone, Serialize)]
+pub struct Deleted {
+    pub kind: DeletedKind,
+    pub id: String,
+    pub deleted_at: DateTime<Utc>,
 }

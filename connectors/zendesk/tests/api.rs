@@ -54,6 +54,7 @@ fn build(server: &MockServer, settings: Value) -> Arc<dyn Connector> {
         settings,
         base_url: Some(Url::parse(&server.uri()).unwrap()),
         http: test_http_options(),
+        tokens: Default::default(),
     };
     match (okno_zendesk::KIND.build)(ctx) {
         Ok(c) => c,

@@ -76,6 +76,7 @@ fn the_webhook_handler_survives_random_input() {
         }),
         base_url: None,
         http: test_http_options(),
+        tokens: Default::default(),
     });
     let Ok(connector) = built else {
         panic!("the connector must build")
