@@ -85,6 +85,19 @@ pub enum Command {
     /// Webhook deliveries waiting in the inbox.
     #[command(subcommand)]
     Webhooks(WebhooksCommand),
+    /// Authorise an OAuth connector instance once: exchange the vendor's one-time code for a
+    /// token pair and store it. Refreshes are automatic afterwards.
+    Auth {
+        /// The instance's kind (`amocrm`, `zoho_crm`), repeated as a check against typos.
+        kind: String,
+        /// The instance id (`[[connector]] id`).
+        instance: String,
+        /// The authorisation code (amoCRM: from the redirect or the integration's card;
+        /// Zoho: a self-client grant code). `-` reads it from standard input, keeping it out
+        /// of the shell history.
+        #[arg(long)]
+        code: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -146,6 +159,39 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Auth {
+            kind,
+            instance,
+            code,
+        } => {
+            let config = load(&cli.config)?;
+            let Some(inst) = config.instance(&instance) else {
+                bail!(
+                    "no connector instance {instance:?} in {}",
+                    config.path.display()
+                );
+            };
+            if inst.kind.kind != kind {
+                bail!(
+                    "instance {instance} is of kind {}, not {kind}",
+                    inst.kind.kind
+                );
+            }
+            let code = if code == "-" {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                line.trim().to_string()
+            } else {
+                code
+            };
+            if code.is_empty() {
+                bail!("the authorisation code is empty");
+            }
+            let _store = open_store(&config).await?;
+            let what = inst.connector.authorize(&code).await?;
+            println!("{instance}: authorised; {what}");
+            Ok(())
+        }
         Command::Run { once } => {
             let config = load(&cli.config)?;
             let store = open_store(&config).await?;
@@ -170,9 +216,11 @@ fn load(path: &std::path::Path) -> anyhow::Result<Config> {
     Ok(loaded.config)
 }
 
+/// Opens and migrates the store, and lets OAuth connectors keep their tokens in it.
 async fn open_store(config: &Config) -> anyhow::Result<Store> {
     let store = Store::connect(&config.store.url, config.store.max_connections).await?;
     store.migrate().await?;
+    store.attach_tokens(&config.tokens);
     Ok(store)
 }
 
@@ -249,6 +297,10 @@ async fn validate(path: &std::path::Path, online: bool) -> anyhow::Result<()> {
     );
     if !online {
         return Ok(());
+    }
+    // OAuth connectors read their tokens from the store; nothing is written or migrated.
+    if let Ok(store) = Store::connect(&config.store.url, config.store.max_connections).await {
+        store.attach_tokens(&config.tokens);
     }
     let mut failed = 0;
     for inst in &config.connectors {
@@ -488,6 +540,21 @@ async fn status(config: &Config, store: &Store, format: Format) -> anyhow::Resul
     }
     let inbox = store.inbox_counts().await?;
     let dead = store.dead_deliveries(20).await?;
+    let tokens = store.token_states().await?;
+    let tokens: Vec<serde_json::Value> = tokens
+        .iter()
+        .filter(|t| config.instance(&t.source).is_some())
+        .map(|t| {
+            serde_json::json!({
+                "instance": t.source,
+                "expires_at": t.expires_at,
+                "expires_in_secs": t.expires_at.map(|e| (e - now).num_seconds()),
+                "refreshable": t.can_refresh,
+                "stored_at": t.updated_at,
+                "version": t.version,
+            })
+        })
+        .collect();
     if format == Format::Json {
         let inbox: Vec<serde_json::Value> = inbox
             .iter()
@@ -503,6 +570,7 @@ async fn status(config: &Config, store: &Store, format: Format) -> anyhow::Resul
                 "streams": rows,
                 "webhook_inbox": inbox,
                 "dead_deliveries": dead,
+                "oauth_tokens": tokens,
             }))?
         );
         return Ok(());
@@ -540,6 +608,27 @@ async fn status(config: &Config, store: &Store, format: Format) -> anyhow::Resul
             age,
             s("error")
         );
+    }
+    if !tokens.is_empty() {
+        println!();
+        println!("OAUTH TOKENS (refreshed automatically; `okno auth` stores a new authorisation)");
+        for t in &tokens {
+            let left = t["expires_in_secs"].as_i64();
+            let state = match (left, t["refreshable"].as_bool()) {
+                (Some(s), _) if s > 0 => format!("access token valid for {}", human_age(s)),
+                (Some(_), Some(true)) => "access token expired; refreshed on next use".into(),
+                (Some(_), _) => "EXPIRED and not refreshable: run okno auth".into(),
+                (None, _) => "long-lived".into(),
+            };
+            println!(
+                "  {:<14} {state} (stored {})",
+                t["instance"].as_str().unwrap_or(""),
+                t["stored_at"]
+                    .as_str()
+                    .map(|s| s.get(..19).unwrap_or(s).replace('T', " "))
+                    .unwrap_or_default()
+            );
+        }
     }
     if !inbox.is_empty() {
         println!();

@@ -262,6 +262,16 @@ pub struct StoredLead {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
+/// What `okno status` shows of an instance's OAuth tokens (never the tokens).
+#[derive(Debug, Clone)]
+pub struct TokenState {
+    pub source: String,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub version: i64,
+    pub updated_at: DateTime<Utc>,
+    pub can_refresh: bool,
+}
+
 /// Where one stream's cursor stands.
 #[derive(Debug, Clone)]
 pub struct StateRow {
@@ -941,6 +951,13 @@ impl Store {
         Ok(match &self.pool {
             Pool::Sqlite(p) => sqlite_q::stages(p, source).await?,
             Pool::Postgres(p) => pg_q::stages(p, source).await?,
+        })
+    }
+
+    pub async fn token_states(&self) -> Result<Vec<TokenState>, StoreError> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::token_states(p).await?,
+            Pool::Postgres(p) => pg_q::token_states(p).await?,
         })
     }
 

@@ -38,7 +38,7 @@ macro_rules! define_queries {
         use super::queries::{clean, clean_opt, CHUNK};
         use super::{
             Batch, InboxRow, NewDelivery, RunOutcome, RunRow, StateRow, StoredLead, StoredTicket,
-            TokenRow,
+            TokenRow, TokenState,
         };
 
         type Tx<'c> = Transaction<'c, $db>;
@@ -432,6 +432,28 @@ macro_rules! define_queries {
                 })
             })
             .transpose()
+        }
+
+        pub(super) async fn token_states(
+            pool: &Pool<$db>,
+        ) -> Result<Vec<TokenState>, sqlx::Error> {
+            let rows = sqlx::query(
+                "SELECT source, expires_at, version, updated_at, refresh_token IS NOT NULL AS can_refresh \
+                 FROM oauth_token ORDER BY source",
+            )
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(TokenState {
+                        source: r.try_get("source")?,
+                        expires_at: r.try_get("expires_at")?,
+                        version: r.try_get("version")?,
+                        updated_at: r.try_get("updated_at")?,
+                        can_refresh: r.try_get("can_refresh")?,
+                    })
+                })
+                .collect()
         }
 
         pub(super) async fn claim_token_refresh(

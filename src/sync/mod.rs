@@ -126,6 +126,17 @@ async fn sync_streams(
     } else {
         streams.to_vec()
     };
+    // Upkeep such as renewing a notification channel rides on the run that holds the lease,
+    // so replicas do it once; a failure is reported and the sync goes on (polling does not need it).
+    match instance.connector.maintain().await {
+        Ok(Some(what)) => tracing::info!(instance = %instance.id, "{what}"),
+        Ok(None) => {}
+        Err(e) => tracing::warn!(
+            instance = %instance.id,
+            class = e.class(),
+            "connector upkeep failed: {e}; syncing anyway"
+        ),
+    }
     let mut out = Vec::new();
     for stream in &streams {
         if shutdown.is_cancelled() {
