@@ -3,7 +3,12 @@
 
 use okno_connector::ConnectorKind;
 
-pub const KINDS: &[&ConnectorKind] = &[&okno_demo::KIND, &okno_zendesk::KIND];
+pub const KINDS: &[&ConnectorKind] = &[
+    &okno_amocrm::KIND,
+    &okno_demo::KIND,
+    &okno_zendesk::KIND,
+    &okno_zoho_crm::KIND,
+];
 
 /// The registry entry for `kind`.
 pub fn find(kind: &str) -> Option<&'static ConnectorKind> {
