@@ -1,20 +1,23 @@
-//! Ingest benchmark: a local Zendesk-shaped mock serves N tickets at full speed and okno syncs
-//! them through the real connector, engine and store, into SQLite and PostgreSQL.
+//! Ingest benchmark: a local vendor-shaped mock serves N records at full speed and okno syncs
+//! them through the real connector, engine and store, into SQLite and PostgreSQL. Sources:
+//! `zendesk` (tickets from the incremental export, 1,000 per page) and `amocrm` (leads from
+//! `/api/v4/leads`, 250 per page, with UTM marks and custom fields).
 //!
 //! ```text
-//! cargo bench --bench ingest                                   # 10k, 100k, 1M on SQLite (+ PostgreSQL if OKNO_BENCH_PG_URL)
-//! cargo bench --bench ingest -- --tickets 100000 --backend sqlite
+//! cargo bench --bench ingest                                   # both sources, 10k, 100k, 1M on SQLite (+ PostgreSQL if OKNO_BENCH_PG_URL)
+//! cargo bench --bench ingest -- --source amocrm --records 100000 --backend sqlite
 //! OKNO_BENCH_PG_URL=postgres://postgres@127.0.0.1/test cargo bench --bench ingest -- --backend postgres
 //! ```
 //!
-//! Each (backend, N) runs in a child process of its own so its peak RSS (VmHWM, which includes
-//! the in-process mock server) is measured alone. Throughput is tickets per second end to end:
-//! HTTP, JSON decoding, normalisation and the transactional upsert with cursor.
+//! Each (source, backend, N) runs in a child process of its own so its peak RSS (VmHWM, which
+//! includes the in-process mock server) is measured alone. Throughput is records per second end
+//! to end: HTTP, JSON decoding, normalisation and the transactional upsert with cursor.
 
 use std::process::Command;
 use std::time::Instant;
 
 use okno::sync::{sync_stream, QuietProgress, RunOptions, Trigger};
+use okno_amocrm::mock::LeadsMock;
 use okno_zendesk::mock::TicketExport;
 use tokio_util::sync::CancellationToken;
 
@@ -32,18 +35,23 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.iter().any(|a| a == "--child") {
         okno::alloc::tune();
-        let n: u64 = arg(&args, "--tickets")
+        let n: u64 = arg(&args, "--records")
             .and_then(|v| v.parse().ok())
             .unwrap_or(10_000);
         let backend = arg(&args, "--backend").unwrap_or_else(|| "sqlite".into());
+        let source = arg(&args, "--source").unwrap_or_else(|| "zendesk".into());
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
             .expect("runtime");
-        rt.block_on(child(n, &backend));
+        rt.block_on(child(&source, n, &backend));
         return;
     }
-    let sizes: Vec<u64> = match arg(&args, "--tickets") {
+    let sources: Vec<String> = match arg(&args, "--source") {
+        Some(v) => v.split(',').map(str::to_string).collect(),
+        None => vec!["zendesk".into(), "amocrm".into()],
+    };
+    let sizes: Vec<u64> = match arg(&args, "--records").or_else(|| arg(&args, "--tickets")) {
         Some(v) => v.split(',').filter_map(|s| s.parse().ok()).collect(),
         None => vec![10_000, 100_000, 1_000_000],
     };
@@ -59,13 +67,29 @@ fn main() {
     };
     let exe = std::env::current_exe().expect("own path");
     println!(
-        "{:<9} {:>9} {:>9} {:>12} {:>14}",
-        "backend", "tickets", "seconds", "tickets/s", "peak RSS MiB"
+        "{:<8} {:<9} {:>9} {:>9} {:>12} {:>14}",
+        "source", "backend", "records", "seconds", "records/s", "peak RSS MiB"
     );
-    for backend in &backends {
-        for n in &sizes {
+    let mut runs = Vec::new();
+    for source in &sources {
+        for backend in &backends {
+            for n in &sizes {
+                runs.push((source, backend, n));
+            }
+        }
+    }
+    for (source, backend, n) in runs {
+        {
             let out = Command::new(&exe)
-                .args(["--child", "--tickets", &n.to_string(), "--backend", backend])
+                .args([
+                    "--child",
+                    "--source",
+                    source,
+                    "--records",
+                    &n.to_string(),
+                    "--backend",
+                    backend,
+                ])
                 .output()
                 .expect("run child");
             let text = String::from_utf8_lossy(&out.stdout);
@@ -79,7 +103,8 @@ fn main() {
             let line = text.lines().last().unwrap_or_default();
             let v: serde_json::Value = serde_json::from_str(line).expect("child result");
             println!(
-                "{:<9} {:>9} {:>9.2} {:>12.0} {:>14.1}",
+                "{:<8} {:<9} {:>9} {:>9.2} {:>12.0} {:>14.1}",
+                source,
                 backend,
                 n,
                 v["seconds"].as_f64().unwrap_or(0.0),
@@ -90,23 +115,36 @@ fn main() {
     }
 }
 
-async fn child(n: u64, backend: &str) {
-    let export = TicketExport::new(n, PER_PAGE);
-    let server = export.start_unrecorded().await;
+async fn child(source: &str, n: u64, backend: &str) {
+    // (mock server, connector block, stream, table the records land in)
+    let (server, block, stream, table) = match source {
+        "zendesk" => {
+            let server = TicketExport::new(n, PER_PAGE).start_unrecorded().await;
+            let block = format!(
+                "[[connector]]\nid = \"zd\"\nkind = \"zendesk\"\nbase_url = \"{}\"\nstreams = [\"tickets\"]\n\
+                 [connector.rate_limit]\nincremental = 0\n[connector.settings]\nemail = \"b@acme.example\"\n\
+                 api_token = \"bench\"\nper_page = {PER_PAGE}\n",
+                server.uri()
+            );
+            (server, block, "tickets", "ticket")
+        }
+        "amocrm" => {
+            let server = LeadsMock::new(n).start_unrecorded().await;
+            let block = format!(
+                "[[connector]]\nid = \"amo\"\nkind = \"amocrm\"\nbase_url = \"{}\"\nstreams = [\"leads\"]\n\
+                 [connector.rate_limit]\napi = 0\n[connector.settings]\n{}",
+                server.uri(),
+                okno_amocrm::mock::SETTINGS_TOML
+            );
+            (server, block, "leads", "lead")
+        }
+        other => panic!("unknown --source {other}: zendesk or amocrm"),
+    };
     let dir = tempfile::tempdir().expect("temp dir");
     let bench = common::bench_store(backend, dir.path(), 4).await;
     let store = &bench.store;
     let config = dir.path().join("bench.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[[connector]]\nid = \"zd\"\nkind = \"zendesk\"\nbase_url = \"{}\"\nstreams = [\"tickets\"]\n\
-             [connector.rate_limit]\nincremental = 0\n[connector.settings]\nemail = \"b@acme.example\"\n\
-             api_token = \"bench\"\nper_page = {PER_PAGE}\n",
-            server.uri()
-        ),
-    )
-    .expect("config");
+    std::fs::write(&config, block).expect("config");
     let loaded = okno::config::load_with_env(&config, &[]).expect("config");
     let inst = &loaded.config.connectors[0];
 
@@ -118,7 +156,7 @@ async fn child(n: u64, backend: &str) {
     let summary = sync_stream(
         store,
         inst,
-        "tickets",
+        stream,
         opts,
         &CancellationToken::new(),
         &QuietProgress,
@@ -127,13 +165,21 @@ async fn child(n: u64, backend: &str) {
     .expect("sync");
     let seconds = started.elapsed().as_secs_f64();
     assert!(summary.error.is_none(), "{:?}", summary.error);
-    let stored = store.table_counts().await.expect("count")[0].1;
-    assert_eq!(stored as u64, n, "every ticket stored once");
+    let stored = store
+        .table_counts()
+        .await
+        .expect("count")
+        .into_iter()
+        .find(|(t, _)| *t == table)
+        .map(|(_, c)| c)
+        .unwrap_or(0);
+    assert_eq!(stored as u64, n, "every record stored once");
+    drop(server);
     bench.finish().await;
     println!(
         "{}",
         serde_json::json!({
-            "tickets": n,
+            "records": n,
             "seconds": seconds,
             "per_sec": n as f64 / seconds,
             "peak_rss_mib": status_kib("VmHWM:") as f64 / 1024.0,

@@ -94,10 +94,15 @@ store_test!(async fn a_deleted_lead_is_marked_and_stays_deleted_against_older_ve
     let rows = store.leads("amo").await.unwrap();
     assert_eq!(rows.len(), 1, "nothing is erased and nothing invented");
     assert_eq!(rows[0].deleted_at, Some(at(5)));
-    // A late poll that still saw the lead (version 3 < deletion at 5) does not revive it...
+    // The vendor's own, earlier deletion time (a webhook's is when it was processed) wins; a
+    // later one changes nothing.
+    store.commit_page("amo", "deleted", &[deleted("1", 4)], None).await.unwrap();
+    store.commit_page("amo", "deleted", &[deleted("1", 8)], None).await.unwrap();
+    assert_eq!(store.leads("amo").await.unwrap()[0].deleted_at, Some(at(4)));
+    // A late poll that still saw the lead (version 3 < deletion at 4) does not revive it...
     store.commit_page("amo", "leads", &[lead("1", 3, "200", StageCategory::Open)], None).await.unwrap();
     let rows = store.leads("amo").await.unwrap();
-    assert_eq!(rows[0].deleted_at, Some(at(5)));
+    assert_eq!(rows[0].deleted_at, Some(at(4)));
     assert_eq!(rows[0].amount.as_deref(), Some("200"));
     // ...a version newer than the deletion (restored from the recycle bin) does.
     store.commit_page("amo", "leads", &[lead("1", 6, "300", StageCategory::Open)], None).await.unwrap();

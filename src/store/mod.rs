@@ -19,6 +19,16 @@
 //! - `person_identity` (one account in one tool) → `person` (one human across tools): identities
 //!   sharing a lower-cased e-mail are one person (`email:<address>`); others are their own.
 //! - `work_group`: groups of agents inside a tool (Zendesk groups); teams come from config.
+//! - `lead`: CRM leads and deals, keyed by (source, entity, lead_id). amoCRM has one object
+//!   (`entity` = `lead`); Zoho CRM keeps Leads and Deals apart, so they are two rows and a
+//!   converted lead names its deal in `converted_deal_id`. Money is NUMERIC on PostgreSQL and the
+//!   decimal's exact text on SQLite (whose NUMERIC would round through a double). Deletions set
+//!   `deleted_at` (the earliest the vendor reports) and stay in force against any version of the
+//!   lead not newer than the deletion.
+//! - `pipeline_stage`: sales pipeline stages with their won/lost/open category.
+//! - `oauth_token`: the OAuth pair of each instance and its refresh claim (see
+//!   `okno_connector::oauth`); written durably, since the vendor may already have revoked the
+//!   refresh token it replaces.
 //! - `sync_state` (the cursor per source and stream) and `sync_run` (one row per run).
 
 mod queries;

@@ -392,8 +392,11 @@ macro_rules! define_queries {
         ) -> Result<u64, sqlx::Error> {
             let (sql, entity) = match d.kind {
                 DeletedKind::Lead(entity) => (
+                    // A webhook's deletion is dated when it was processed; the vendor's own
+                    // (earlier) time from a deleted-records list replaces it.
                     "UPDATE lead SET deleted_at = $1, synced_at = $2 WHERE source = $3 \
-                     AND entity = $4 AND lead_id = $5 AND deleted_at IS NULL",
+                     AND entity = $4 AND lead_id = $5 \
+                     AND (deleted_at IS NULL OR deleted_at > $1)",
                     entity.as_str(),
                 ),
                 // New kinds of deletable rows are added together with their tables.

@@ -179,8 +179,9 @@ impl HttpClient {
             .iter()
             .filter_map(|(name, per_minute)| {
                 let per_minute = NonZeroU32::new(*per_minute)?;
-                // Bursts up to a tenth of the minute's budget keep pacing smooth without starving.
-                let burst = NonZeroU32::new((per_minute.get() / 10).max(1)).unwrap_or(per_minute);
+                // Bursts of at most one second's worth: vendors that count per second (amoCRM: 7/s,
+                // blocking accounts that keep exceeding it) never see more than their rate.
+                let burst = NonZeroU32::new((per_minute.get() / 60).max(1)).unwrap_or(per_minute);
                 let quota = Quota::per_minute(per_minute).allow_burst(burst);
                 Some((
                     name.clone(),
