@@ -9,8 +9,8 @@
 //! OKNO_BENCH_PG_URL=postgres://postgres@127.0.0.1/test cargo bench --bench ingest -- --backend postgres
 //! ```
 //!
-//! Each (source, backend, N) runs in a child process of its own so its peak RSS (VmHWM, which
-//! includes the in-process mock server) is measured alone. Throughput is records per second end
+//! Each (source, backend, N) runs in a child process of its own so its peak RSS (VmHWM) is
+//! measured alone; the mock serves from a third process, so the figure is okno's own. Throughput is records per second end
 //! to end: HTTP, JSON decoding, normalisation and the transactional upsert with cursor.
 
 use std::process::Command;
@@ -33,6 +33,18 @@ fn arg(args: &[String], name: &str) -> Option<String> {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--serve") {
+        let n: u64 = arg(&args, "--records")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(10_000);
+        let source = arg(&args, "--source").unwrap_or_else(|| "zendesk".into());
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(serve(&source, n));
+        return;
+    }
     if args.iter().any(|a| a == "--child") {
         okno::alloc::tune();
         let n: u64 = arg(&args, "--records")
@@ -115,29 +127,60 @@ fn main() {
     }
 }
 
+/// The vendor stand-in, in a process of its own so that its buffers (hyper keeps growing a
+/// connection's read buffer) are not counted as okno's memory. Prints its URL, then serves
+/// until its parent closes standard input.
+async fn serve(source: &str, n: u64) {
+    let server = match source {
+        "zendesk" => TicketExport::new(n, PER_PAGE).start_unrecorded().await,
+        "amocrm" => LeadsMock::new(n).start_unrecorded().await,
+        other => panic!("unknown --source {other}: zendesk or amocrm"),
+    };
+    println!("{}", server.uri());
+    let _ = tokio::task::spawn_blocking(|| {
+        let mut sink = String::new();
+        while std::io::stdin().read_line(&mut sink).map(|r| r > 0).unwrap_or(false) {}
+    })
+    .await;
+}
+
 async fn child(source: &str, n: u64, backend: &str) {
-    // (mock server, connector block, stream, table the records land in)
-    let (server, block, stream, table) = match source {
-        "zendesk" => {
-            let server = TicketExport::new(n, PER_PAGE).start_unrecorded().await;
-            let block = format!(
-                "[[connector]]\nid = \"zd\"\nkind = \"zendesk\"\nbase_url = \"{}\"\nstreams = [\"tickets\"]\n\
+    let mut mock = Command::new(std::env::current_exe().expect("own path"))
+        .args(["--serve", "--source", source, "--records", &n.to_string()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the mock");
+    let uri = {
+        use std::io::BufRead;
+        let out = mock.stdout.take().expect("mock stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(out)
+            .read_line(&mut line)
+            .expect("mock URL");
+        line.trim().to_string()
+    };
+    // (connector block, stream, table the records land in)
+    let (block, stream, table) = match source {
+        "zendesk" => (
+            format!(
+                "[[connector]]\nid = \"zd\"\nkind = \"zendesk\"\nbase_url = \"{uri}\"\nstreams = [\"tickets\"]\n\
                  [connector.rate_limit]\nincremental = 0\n[connector.settings]\nemail = \"b@acme.example\"\n\
-                 api_token = \"bench\"\nper_page = {PER_PAGE}\n",
-                server.uri()
-            );
-            (server, block, "tickets", "ticket")
-        }
-        "amocrm" => {
-            let server = LeadsMock::new(n).start_unrecorded().await;
-            let block = format!(
-                "[[connector]]\nid = \"amo\"\nkind = \"amocrm\"\nbase_url = \"{}\"\nstreams = [\"leads\"]\n\
+                 api_token = \"bench\"\nper_page = {PER_PAGE}\n"
+            ),
+            "tickets",
+            "ticket",
+        ),
+        "amocrm" => (
+            format!(
+                "[[connector]]\nid = \"amo\"\nkind = \"amocrm\"\nbase_url = \"{uri}\"\nstreams = [\"leads\"]\n\
+                 start_date = \"2025-01-01\"\n\
                  [connector.rate_limit]\napi = 0\n[connector.settings]\n{}",
-                server.uri(),
                 okno_amocrm::mock::SETTINGS_TOML
-            );
-            (server, block, "leads", "lead")
-        }
+            ),
+            "leads",
+            "lead",
+        ),
         other => panic!("unknown --source {other}: zendesk or amocrm"),
     };
     let dir = tempfile::tempdir().expect("temp dir");
@@ -174,7 +217,8 @@ async fn child(source: &str, n: u64, backend: &str) {
         .map(|(_, c)| c)
         .unwrap_or(0);
     assert_eq!(stored as u64, n, "every record stored once");
-    drop(server);
+    drop(mock.stdin.take());
+    let _ = mock.wait();
     bench.finish().await;
     println!(
         "{}",
