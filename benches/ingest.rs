@@ -139,7 +139,11 @@ async fn serve(source: &str, n: u64) {
     println!("{}", server.uri());
     let _ = tokio::task::spawn_blocking(|| {
         let mut sink = String::new();
-        while std::io::stdin().read_line(&mut sink).map(|r| r > 0).unwrap_or(false) {}
+        while std::io::stdin()
+            .read_line(&mut sink)
+            .map(|r| r > 0)
+            .unwrap_or(false)
+        {}
     })
     .await;
 }
