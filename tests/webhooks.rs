@@ -207,6 +207,11 @@ store_test!(async fn malformed_requests_get_clear_status_codes(store) {
     assert_eq!(send(&app, post("/hooks/nope", &event(1, "e"), SECRET, Utc::now())).await.0, StatusCode::NOT_FOUND);
     let get = Request::get("/hooks/zd").body(Body::empty()).unwrap();
     assert_eq!(send(&app, get).await.0, StatusCode::METHOD_NOT_ALLOWED);
+    // A vendor's check of the callback URL (Trello's HEAD) succeeds only where webhooks are on.
+    let head = |path: &str| Request::head(path).body(Body::empty()).unwrap();
+    assert_eq!(send(&app, head("/hooks/zd")).await.0, StatusCode::OK);
+    assert_eq!(send(&app, head("/hooks/zd/some-token")).await.0, StatusCode::OK);
+    assert_eq!(send(&app, head("/hooks/nope")).await.0, StatusCode::NOT_FOUND);
     let mut gz = post("/hooks/zd", &event(1, "e"), SECRET, Utc::now());
     gz.headers_mut().insert("content-encoding", "gzip".parse().unwrap());
     assert_eq!(send(&app, gz).await.0, StatusCode::UNSUPPORTED_MEDIA_TYPE);

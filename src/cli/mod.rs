@@ -108,6 +108,12 @@ pub enum WebhooksCommand {
         /// The delivery's number (`delivery_seq`).
         id: i64,
     },
+    /// Register okno's callback URL with the vendor for an instance whose vendor has an API for
+    /// it (Trello: one webhook per configured board). Registrations already there are kept.
+    Register {
+        /// The instance id (`[[connector]] id`).
+        instance: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -140,6 +146,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = load(&cli.config)?;
             let store = open_store(&config).await?;
             sync_one(&config, &store, &instance, &streams, full).await
+        }
+        Command::Webhooks(WebhooksCommand::Register { instance }) => {
+            let config = load(&cli.config)?;
+            let Some(inst) = config.instance(&instance) else {
+                bail!(
+                    "no connector instance {instance:?} in {}",
+                    config.path.display()
+                );
+            };
+            let _store = open_store(&config).await?;
+            for line in inst.connector.register_webhooks().await? {
+                println!("{instance}: {line}");
+            }
+            Ok(())
         }
         Command::Webhooks(WebhooksCommand::Replay { id }) => {
             let config = load(&cli.config)?;
@@ -221,6 +241,7 @@ async fn open_store(config: &Config) -> anyhow::Result<Store> {
     let store = Store::connect(&config.store.url, config.store.max_connections).await?;
     store.migrate().await?;
     store.attach_tokens(&config.tokens);
+    store.apply_people(&config.people).await?;
     Ok(store)
 }
 

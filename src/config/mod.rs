@@ -5,6 +5,7 @@
 //! built (which creates their HTTP clients) but nothing is called. Every problem found is
 //! reported at once, each naming the file, the key path and a fix.
 
+pub mod people;
 mod secrets;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -187,6 +188,8 @@ pub struct Config {
     /// Shared by every connector; attached to the store by [`crate::store::Store::attach_tokens`]
     /// once the store is open.
     pub tokens: okno_connector::TokenVault,
+    /// `people.toml` beside the configuration file (empty when there is none).
+    pub people: std::sync::Arc<people::People>,
 }
 
 impl Config {
@@ -518,6 +521,14 @@ pub fn load_with_env(path: &Path, env: &[(String, String)]) -> Result<Loaded, Co
             connectors.push(inst);
         }
     }
+    // Every id seen, so a block with other problems does not add "no such instance" here.
+    let people = match people::load(path, &ids) {
+        Ok(p) => p,
+        Err(found) => {
+            issues.list.extend(found);
+            people::People::default()
+        }
+    };
     if issues.list.is_empty() {
         Ok(Loaded {
             config: Config {
@@ -527,6 +538,7 @@ pub fn load_with_env(path: &Path, env: &[(String, String)]) -> Result<Loaded, Co
                 server,
                 connectors,
                 tokens,
+                people: std::sync::Arc::new(people),
             },
             warnings: warnings.list,
         })

@@ -26,6 +26,9 @@
 //!   `deleted_at` (the earliest the vendor reports) and stay in force against any version of the
 //!   lead not newer than the deletion.
 //! - `pipeline_stage`: sales pipeline stages with their won/lost/open category.
+//! - `task`: tracker work items (Jira issues, Trello cards) with status category, assignee
+//!   (a vendor user id, resolved through `person_identity`), started and done times; deletions
+//!   are marked like leads'.
 //! - `oauth_token`: the OAuth pair of each instance and its refresh claim (see
 //!   `okno_connector::oauth`); written durably, since the vendor may already have revoked the
 //!   refresh token it replaces.
@@ -42,7 +45,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use okno_connector::{
-    Cursor, Deleted, Group, Identity, Lead, Record, Stage, Ticket, TicketMetrics,
+    Cursor, Deleted, Group, Identity, Lead, Record, Stage, Task, Ticket, TicketMetrics,
 };
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
@@ -147,12 +150,17 @@ impl Faults {
     }
 }
 
+/// Accounts `people.toml` assigns to a person: (source, user id) → person id.
+type Assignments = HashMap<(String, String), String>;
+
 /// The store. Cheap to clone (pools are shared).
 #[derive(Clone)]
 pub struct Store {
     pool: Pool,
     url: String,
     faults: Arc<Faults>,
+    /// Accounts assigned to a person by `people.toml`: (source, user id) → person id.
+    people: Arc<std::sync::RwLock<Arc<Assignments>>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -272,6 +280,24 @@ pub struct StoredLead {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
+/// A task as stored (for tests, `status` and reports).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredTask {
+    pub task_id: String,
+    pub key: Option<String>,
+    pub title: String,
+    pub assignee_id: Option<String>,
+    pub status: String,
+    pub status_category: String,
+    pub updated_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub done_at: Option<DateTime<Utc>>,
+    pub campaign: Option<String>,
+    /// Exact decimal text.
+    pub estimate: Option<String>,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
 /// What `okno status` shows of an instance's OAuth tokens (never the tokens).
 #[derive(Debug, Clone)]
 pub struct TokenState {
@@ -301,6 +327,7 @@ pub(crate) struct Batch<'a> {
     groups: Vec<&'a Group>,
     leads: Vec<&'a Lead>,
     stages: Vec<&'a Stage>,
+    tasks: Vec<&'a Task>,
     /// Applied after the upserts, so a page holding a lead and its deletion ends deleted.
     deletions: Vec<&'a Deleted>,
 }
@@ -340,8 +367,16 @@ where
     out
 }
 
-/// The person an identity belongs to: one per e-mail across tools, else one per account.
-pub fn person_id(source: &str, identity: &Identity) -> String {
+/// The person an identity belongs to: the one `people.toml` assigns it to, else one per e-mail
+/// across tools, else one per account.
+pub fn person_id(
+    source: &str,
+    identity: &Identity,
+    assigned: &HashMap<(String, String), String>,
+) -> String {
+    if let Some(p) = assigned.get(&(source.to_string(), identity.user_id.clone())) {
+        return p.clone();
+    }
     match &identity.email {
         Some(email) => format!("email:{email}"),
         None => format!("{source}:{}", identity.user_id),
@@ -349,7 +384,11 @@ pub fn person_id(source: &str, identity: &Identity) -> String {
 }
 
 impl<'a> Batch<'a> {
-    fn new(source: &str, records: &'a [Record]) -> Batch<'a> {
+    fn new(
+        source: &str,
+        records: &'a [Record],
+        assigned: &HashMap<(String, String), String>,
+    ) -> Batch<'a> {
         let tickets = newest(
             records.iter().filter_map(|r| match r {
                 Record::Ticket(t) => Some(t),
@@ -375,7 +414,7 @@ impl<'a> Batch<'a> {
             |i| i.updated_at,
         )
         .into_iter()
-        .map(|i| (i, person_id(source, i)))
+        .map(|i| (i, person_id(source, i, assigned)))
         .collect();
         let mut seen = std::collections::HashSet::new();
         let people = identities
@@ -408,6 +447,14 @@ impl<'a> Batch<'a> {
             |s| (s.pipeline_id.clone(), s.stage_id.clone()),
             |_| DateTime::<Utc>::MIN_UTC,
         );
+        let tasks = newest(
+            records.iter().filter_map(|r| match r {
+                Record::Task(t) => Some(&**t),
+                _ => None,
+            }),
+            |t| t.task_id.clone(),
+            |t| t.updated_at,
+        );
         let deletions = records
             .iter()
             .filter_map(|r| match r {
@@ -423,6 +470,7 @@ impl<'a> Batch<'a> {
             groups,
             leads,
             stages,
+            tasks,
             deletions,
         };
         // Rows are written in key order, so two transactions touching the same rows (two
@@ -447,6 +495,9 @@ impl<'a> Batch<'a> {
             (&a.pipeline_id, &a.stage_id).cmp(&(&b.pipeline_id, &b.stage_id))
         });
         batch
+            .tasks
+            .sort_unstable_by(|a, b| a.task_id.cmp(&b.task_id));
+        batch
     }
 
     fn len(&self) -> usize {
@@ -456,6 +507,7 @@ impl<'a> Batch<'a> {
             + self.groups.len()
             + self.leads.len()
             + self.stages.len()
+            + self.tasks.len()
             + self.deletions.len()
     }
 }
@@ -505,6 +557,7 @@ pub const COUNTED_TABLES: &[&str] = &[
     "work_group",
     "lead",
     "pipeline_stage",
+    "task",
 ];
 
 impl Store {
@@ -550,6 +603,7 @@ impl Store {
             pool,
             url: shown,
             faults: Arc::default(),
+            people: Arc::default(),
         })
     }
 
@@ -569,6 +623,7 @@ impl Store {
             pool,
             url: shown,
             faults: Arc::default(),
+            people: Arc::default(),
         })
     }
 
@@ -642,7 +697,12 @@ impl Store {
         records: &[Record],
         cursor: Option<&Cursor>,
     ) -> Result<u64, StoreError> {
-        let batch = Batch::new(source, records);
+        let assigned = self
+            .people
+            .read()
+            .map(|m| Arc::clone(&m))
+            .unwrap_or_default();
+        let batch = Batch::new(source, records, &assigned);
         let now = Utc::now();
         let fail = self.faults.fail_before_cursor.swap(false, Ordering::SeqCst);
         let written = match &self.pool {
@@ -758,7 +818,12 @@ impl Store {
         source: &str,
         records: &[Record],
     ) -> Result<u64, StoreError> {
-        let batch = Batch::new(source, records);
+        let assigned = self
+            .people
+            .read()
+            .map(|m| Arc::clone(&m))
+            .unwrap_or_default();
+        let batch = Batch::new(source, records, &assigned);
         let now = Utc::now();
         Ok(match &self.pool {
             Pool::Sqlite(p) => sqlite_q::complete_delivery(p, seq, source, &batch, now).await?,
@@ -953,6 +1018,14 @@ impl Store {
         })
     }
 
+    /// Every task of a source, by id.
+    pub async fn tasks(&self, source: &str) -> Result<Vec<StoredTask>, StoreError> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::tasks(p, source).await?,
+            Pool::Postgres(p) => pg_q::tasks(p, source).await?,
+        })
+    }
+
     /// Pipeline stages of a source: (pipeline_id, stage_id, stage_name, category).
     pub async fn stages(
         &self,
@@ -968,6 +1041,42 @@ impl Store {
         Ok(match &self.pool {
             Pool::Sqlite(p) => sqlite_q::token_states(p).await?,
             Pool::Postgres(p) => pg_q::token_states(p).await?,
+        })
+    }
+
+    /// Applies `people.toml`: its people are stored with their names, their accounts point at
+    /// them (also the identities already stored), and accounts no longer listed go back to
+    /// matching by e-mail. New identities are assigned as they arrive.
+    pub async fn apply_people(
+        &self,
+        people: &crate::config::people::People,
+    ) -> Result<(), StoreError> {
+        let rows: Vec<(String, String, Option<String>)> = people
+            .people
+            .iter()
+            .map(|p| (p.person_id.clone(), p.name.clone(), p.email.clone()))
+            .collect();
+        let assignments = people.assignments();
+        let now = Utc::now();
+        match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::apply_people(p, &rows, &assignments, now).await?,
+            Pool::Postgres(p) => pg_q::apply_people(p, &rows, &assignments, now).await?,
+        }
+        let map: HashMap<(String, String), String> = assignments
+            .into_iter()
+            .map(|(s, u, p)| ((s, u), p))
+            .collect();
+        if let Ok(mut current) = self.people.write() {
+            *current = Arc::new(map);
+        }
+        Ok(())
+    }
+
+    /// (source, user id, person id) of every stored identity, for tests and reports.
+    pub async fn identities(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::identities(p).await?,
+            Pool::Postgres(p) => pg_q::identities(p).await?,
         })
     }
 

@@ -31,14 +31,16 @@ macro_rules! define_queries {
         $durable_tx:expr
     ) => {
         use chrono::{DateTime, Utc};
-        use okno_connector::{Cursor, Deleted, DeletedKind, Group, Identity, Lead, Stage, Ticket, TicketMetrics};
+        use okno_connector::{
+            Cursor, Deleted, DeletedKind, Group, Identity, Lead, Stage, Task, Ticket, TicketMetrics,
+        };
         use sqlx::types::Json;
         use sqlx::{Pool, QueryBuilder, Row, Transaction};
 
         use super::queries::{clean, clean_opt, CHUNK};
         use super::{
-            Batch, InboxRow, NewDelivery, RunOutcome, RunRow, StateRow, StoredLead, StoredTicket,
-            TokenRow, TokenState,
+            Batch, InboxRow, NewDelivery, RunOutcome, RunRow, StateRow, StoredLead, StoredTask,
+            StoredTicket, TokenRow, TokenState,
         };
 
         type Tx<'c> = Transaction<'c, $db>;
@@ -84,6 +86,9 @@ macro_rules! define_queries {
             }
             for chunk in batch.stages.chunks(CHUNK) {
                 n += upsert_stages(tx, source, chunk, now).await?;
+            }
+            for chunk in batch.tasks.chunks(CHUNK) {
+                n += upsert_tasks(tx, source, chunk, now).await?;
             }
             for d in &batch.deletions {
                 n += mark_deleted(tx, source, d, now).await?;
@@ -348,6 +353,96 @@ macro_rules! define_queries {
             Ok(q.build().persistent(true).execute(&mut **tx).await?.rows_affected())
         }
 
+        async fn upsert_tasks(
+            tx: &mut Tx<'_>,
+            source: &str,
+            rows: &[&Task],
+            now: DateTime<Utc>,
+        ) -> Result<u64, sqlx::Error> {
+            let mut q: QueryBuilder<$db> = QueryBuilder::new(
+                "INSERT INTO task (source, task_id, task_key, title, project, project_name, \
+                 task_type, labels, assignee_id, reporter_id, status, status_category, \
+                 created_at, updated_at, started_at, done_at, campaign, estimate, deleted_at, \
+                 raw, synced_at) ",
+            );
+            q.push_values(rows, |mut b, t| {
+                b.push_bind(source)
+                    .push_bind(clean(&t.task_id))
+                    .push_bind(clean_opt(&t.key))
+                    .push_bind(clean(&t.title))
+                    .push_bind(clean_opt(&t.project))
+                    .push_bind(clean_opt(&t.project_name))
+                    .push_bind(clean_opt(&t.task_type))
+                    .push_bind(Json(t.labels.iter().map(|l| clean(l)).collect::<Vec<_>>()))
+                    .push_bind(clean_opt(&t.assignee_id))
+                    .push_bind(clean_opt(&t.reporter_id))
+                    .push_bind(clean(&t.status))
+                    .push_bind(t.status_category.as_str())
+                    .push_bind(t.created_at)
+                    .push_bind(t.updated_at)
+                    .push_bind(t.started_at)
+                    .push_bind(t.done_at)
+                    .push_bind(clean_opt(&t.campaign))
+                    .push_bind(t.estimate.map(|d| d.normalize().to_string()))
+                    .push_unseparated($num_cast)
+                    .push_bind(t.deleted_at)
+                    .push_bind(t.raw.get())
+                    .push_unseparated($raw_cast)
+                    .push_bind(now);
+            });
+            // As for leads: a deletion stays in force against versions not newer than it.
+            q.push(
+                " ON CONFLICT (source, task_id) DO UPDATE SET task_key = excluded.task_key, \
+                 title = excluded.title, project = excluded.project, \
+                 project_name = excluded.project_name, task_type = excluded.task_type, \
+                 labels = excluded.labels, assignee_id = excluded.assignee_id, \
+                 reporter_id = excluded.reporter_id, status = excluded.status, \
+                 status_category = excluded.status_category, created_at = excluded.created_at, \
+                 updated_at = excluded.updated_at, started_at = excluded.started_at, \
+                 done_at = excluded.done_at, campaign = excluded.campaign, \
+                 estimate = excluded.estimate, \
+                 deleted_at = CASE WHEN excluded.deleted_at IS NULL AND task.deleted_at IS NOT NULL \
+                     AND excluded.updated_at <= task.deleted_at THEN task.deleted_at \
+                     ELSE excluded.deleted_at END, \
+                 raw = excluded.raw, synced_at = excluded.synced_at \
+                 WHERE excluded.updated_at > task.updated_at \
+                 OR (excluded.updated_at = task.updated_at AND CAST(excluded.raw AS TEXT) <> CAST(task.raw AS TEXT))",
+            );
+            Ok(q.build().persistent(true).execute(&mut **tx).await?.rows_affected())
+        }
+
+        pub(super) async fn tasks(
+            pool: &Pool<$db>,
+            source: &str,
+        ) -> Result<Vec<StoredTask>, sqlx::Error> {
+            let rows = sqlx::query(
+                "SELECT task_id, task_key, title, assignee_id, status, status_category, \
+                 updated_at, started_at, done_at, campaign, CAST(estimate AS TEXT) AS estimate, \
+                 deleted_at FROM task WHERE source = $1 ORDER BY task_id",
+            )
+            .bind(source)
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(StoredTask {
+                        task_id: r.try_get("task_id")?,
+                        key: r.try_get("task_key")?,
+                        title: r.try_get("title")?,
+                        assignee_id: r.try_get("assignee_id")?,
+                        status: r.try_get("status")?,
+                        status_category: r.try_get("status_category")?,
+                        updated_at: r.try_get("updated_at")?,
+                        started_at: r.try_get("started_at")?,
+                        done_at: r.try_get("done_at")?,
+                        campaign: r.try_get("campaign")?,
+                        estimate: r.try_get("estimate")?,
+                        deleted_at: r.try_get("deleted_at")?,
+                    })
+                })
+                .collect()
+        }
+
         async fn upsert_stages(
             tx: &mut Tx<'_>,
             source: &str,
@@ -399,6 +494,13 @@ macro_rules! define_queries {
                      AND (deleted_at IS NULL OR deleted_at > $1)",
                     entity.as_str(),
                 ),
+                DeletedKind::Task => (
+                    // Tasks have no entity: the condition on $4 is always true.
+                    "UPDATE task SET deleted_at = $1, synced_at = $2 WHERE source = $3 \
+                     AND $4 = 'task' AND task_id = $5 \
+                     AND (deleted_at IS NULL OR deleted_at > $1)",
+                    "task",
+                ),
                 // New kinds of deletable rows are added together with their tables.
                 #[allow(unreachable_patterns)]
                 _ => return Ok(0),
@@ -412,6 +514,72 @@ macro_rules! define_queries {
                 .execute(&mut **tx)
                 .await?
                 .rows_affected())
+        }
+
+        pub(super) async fn apply_people(
+            pool: &Pool<$db>,
+            people: &[(String, String, Option<String>)],
+            assignments: &[(String, String, String)],
+            now: DateTime<Utc>,
+        ) -> Result<(), sqlx::Error> {
+            let mut tx = begin(pool).await?;
+            for (id, name, email) in people {
+                sqlx::query(
+                    "INSERT INTO person (person_id, display_name, email, updated_at) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (person_id) DO UPDATE SET \
+                     display_name = excluded.display_name, \
+                     email = COALESCE(excluded.email, person.email), updated_at = excluded.updated_at",
+                )
+                .bind(id)
+                .bind(name)
+                .bind(email)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            // Everyone back to the automatic rule, then the listed accounts to their people: an
+            // account taken out of the file is matched by e-mail again.
+            sqlx::query(
+                "UPDATE person_identity SET person_id = CASE WHEN email IS NOT NULL \
+                 THEN 'email:' || email ELSE source || ':' || user_id END \
+                 WHERE person_id <> CASE WHEN email IS NOT NULL \
+                 THEN 'email:' || email ELSE source || ':' || user_id END",
+            )
+            .execute(&mut *tx)
+            .await?;
+            for (source, user, person) in assignments {
+                sqlx::query(
+                    "UPDATE person_identity SET person_id = $1 WHERE source = $2 AND user_id = $3 \
+                     AND person_id <> $1",
+                )
+                .bind(person)
+                .bind(source)
+                .bind(user)
+                .execute(&mut *tx)
+                .await?;
+            }
+            // People the automatic rule made who no longer have an identity.
+            sqlx::query(
+                "DELETE FROM person WHERE person_id NOT LIKE 'email:%' \
+                 AND person_id NOT LIKE 'people.toml:%' \
+                 AND NOT EXISTS (SELECT 1 FROM person_identity i WHERE i.person_id = person.person_id)",
+            )
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await
+        }
+
+        pub(super) async fn identities(
+            pool: &Pool<$db>,
+        ) -> Result<Vec<(String, String, String)>, sqlx::Error> {
+            let rows = sqlx::query(
+                "SELECT source, user_id, person_id FROM person_identity ORDER BY source, user_id",
+            )
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| Ok((r.try_get("source")?, r.try_get("user_id")?, r.try_get("person_id")?)))
+                .collect()
         }
 
         pub(super) async fn load_token(

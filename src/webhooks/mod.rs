@@ -98,8 +98,11 @@ pub fn router(state: AppState) -> Router {
         state.server.request_timeout,
     );
     Router::new()
-        .route("/hooks/{instance}", post(hook_plain))
-        .route("/hooks/{instance}/{token}", post(hook_with_token))
+        .route("/hooks/{instance}", post(hook_plain).head(hook_probe))
+        .route(
+            "/hooks/{instance}/{token}",
+            post(hook_with_token).head(hook_probe_with_token),
+        )
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -126,6 +129,27 @@ async fn count_responses(
     )
     .increment(1);
     response
+}
+
+/// Vendors check a callback URL before they deliver to it (Trello sends `HEAD` when a webhook
+/// is created): 200 for an instance whose webhooks are configured, 404 otherwise. Nothing is
+/// stored and no secret is involved, so nothing can be learnt beyond what 404 on POST says.
+async fn hook_probe(State(app): State<AppState>, Path(instance): Path<String>) -> StatusCode {
+    probe(&app, &instance)
+}
+
+async fn hook_probe_with_token(
+    State(app): State<AppState>,
+    Path((instance, _token)): Path<(String, String)>,
+) -> StatusCode {
+    probe(&app, &instance)
+}
+
+fn probe(app: &AppState, instance: &str) -> StatusCode {
+    match app.config.instance(instance) {
+        Some(inst) if inst.connector.webhooks().is_some() => StatusCode::OK,
+        _ => StatusCode::NOT_FOUND,
+    }
 }
 
 async fn hook_plain(

@@ -71,6 +71,15 @@ pub trait Connector: Send + Sync + 'static {
         ))
     }
 
+    /// Registers okno's callback URL with the vendor for whatever the instance watches
+    /// (`okno webhooks register <instance>`), e.g. one Trello webhook per board. Idempotent:
+    /// existing registrations are kept. Returns one line per registration.
+    async fn register_webhooks(&self) -> Result<Vec<String>, ConnectorError> {
+        Err(ConnectorError::Invalid(
+            "this connector's webhooks are set up in the vendor's own settings".into(),
+        ))
+    }
+
     /// Upkeep the engine runs before each scheduled sync of the instance, such as renewing a
     /// vendor's notification channel before it expires. Returns what it did, if anything.
     async fn maintain(&self) -> Result<Option<String>, ConnectorError> {

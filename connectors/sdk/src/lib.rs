@@ -40,7 +40,7 @@ pub use money::{Currency, Money, MoneyError};
 pub use oauth::{OAuthSession, Refresher, TokenSet, TokenStore, TokenVault};
 pub use record::{
     Deleted, DeletedKind, Group, Identity, Lead, LeadEntity, Marks, Record, Stage, StageCategory,
-    Ticket, TicketMetrics,
+    StatusCategory, Task, Ticket, TicketMetrics,
 };
 pub use secrecy::{ExposeSecret, SecretString};
 

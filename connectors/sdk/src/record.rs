@@ -20,6 +20,8 @@ pub enum Record {
     // Boxed: a lead is several times the size of the other records.
     Lead(Box<Lead>),
     Stage(Stage),
+    // Boxed for the same reason as leads.
+    Task(Box<Task>),
     Deleted(Deleted),
 }
 
@@ -33,6 +35,7 @@ impl Record {
             Record::Group(_) => "work_group",
             Record::Lead(_) => "lead",
             Record::Stage(_) => "pipeline_stage",
+            Record::Task(_) => "task",
             Record::Deleted(d) => d.kind.table(),
         }
     }
@@ -212,12 +215,14 @@ pub struct Stage {
 #[non_exhaustive]
 pub enum DeletedKind {
     Lead(LeadEntity),
+    Task,
 }
 
 impl DeletedKind {
     pub fn table(self) -> &'static str {
         match self {
             DeletedKind::Lead(_) => "lead",
+            DeletedKind::Task => "task",
         }
     }
 }
@@ -229,4 +234,58 @@ pub struct Deleted {
     pub kind: DeletedKind,
     pub id: String,
     pub deleted_at: DateTime<Utc>,
+}
+
+/// Where a task stands, as the tracker's own status category says (Jira's statusCategory, Trello
+/// lists mapped by configuration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusCategory {
+    Todo,
+    InProgress,
+    Done,
+}
+
+impl StatusCategory {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatusCategory::Todo => "todo",
+            StatusCategory::InProgress => "in_progress",
+            StatusCategory::Done => "done",
+        }
+    }
+}
+
+/// A unit of planned work in a task tracker (Jira issue, Trello card). Key: (source, task_id).
+#[derive(Debug, Clone, Serialize)]
+pub struct Task {
+    /// The tracker's stable id (Jira issue id, Trello card id).
+    pub task_id: String,
+    /// The human key (Jira `MKT-123`, Trello short link).
+    pub key: Option<String>,
+    pub title: String,
+    /// Jira project key, Trello board id.
+    pub project: Option<String>,
+    pub project_name: Option<String>,
+    /// Jira issue type; Trello has none.
+    pub task_type: Option<String>,
+    pub labels: Vec<String>,
+    /// Vendor user ids (resolved through `person_identity`).
+    pub assignee_id: Option<String>,
+    pub reporter_id: Option<String>,
+    /// The tracker's status (Jira status name, Trello list name).
+    pub status: String,
+    pub status_category: StatusCategory,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// First move into an in-progress status.
+    pub started_at: Option<DateTime<Utc>>,
+    /// Last move into a done status (None while not done).
+    pub done_at: Option<DateTime<Utc>>,
+    /// The campaign this work is for, from a configured field.
+    pub campaign: Option<String>,
+    /// Story points or another configured estimate.
+    pub estimate: Option<Decimal>,
+    pub deleted_at: Option<DateTime<Utc>>,
+    pub raw: Box<RawValue>,
 }

@@ -1,0 +1,28 @@
+-- Tasks from trackers (Jira issues, Trello cards). Keep in step with
+-- migrations/postgres/0005_task.sql.
+CREATE TABLE task (
+    source          TEXT NOT NULL,
+    task_id         TEXT NOT NULL,
+    task_key        TEXT,
+    title           TEXT NOT NULL,
+    project         TEXT,
+    project_name    TEXT,
+    task_type       TEXT,
+    labels          TEXT NOT NULL,
+    assignee_id     TEXT,
+    reporter_id     TEXT,
+    status          TEXT NOT NULL,
+    status_category TEXT NOT NULL,
+    created_at      TEXT NOT NULL,
+    updated_at      TEXT NOT NULL,
+    started_at      TEXT,
+    done_at         TEXT,
+    campaign        TEXT,
+    estimate        TEXT,
+    deleted_at      TEXT,
+    raw             TEXT NOT NULL,
+    synced_at       TEXT NOT NULL,
+    PRIMARY KEY (source, task_id)
+);
+CREATE INDEX task_assignee ON task (source, assignee_id);
+CREATE INDEX task_done ON task (done_at);
