@@ -85,6 +85,15 @@ store_test!(async fn leads_keep_exact_money_and_typed_marks(store) {
     assert_eq!(one.region.as_deref(), Some("Москва"));
     // The same page again changes nothing.
     assert_eq!(store.commit_page("amo", "leads", &page, None).await.unwrap(), 0);
+    // The same vendor version with a field mapped differently (config changed, then a resync).
+    let mut remapped = lead("2", 2, "0.000001", StageCategory::Open);
+    if let Record::Lead(l) = &mut remapped {
+        l.product = Some("Analytics intensive".into());
+        l.discount = None;
+    }
+    assert_eq!(store.commit_page("amo", "leads", &[remapped], None).await.unwrap(), 1);
+    let two = &store.leads("amo").await.unwrap()[1];
+    assert_eq!((two.product.as_deref(), two.discount.as_deref()), (Some("Analytics intensive"), None));
 });
 
 store_test!(async fn a_deleted_lead_is_marked_and_stays_deleted_against_older_versions(store) {

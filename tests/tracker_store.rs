@@ -43,6 +43,15 @@ store_test!(async fn tasks_upsert_once_and_deletions_hold_against_older_versions
     let page = vec![task("10001", 2, StatusCategory::InProgress), task("10002", 3, StatusCategory::Done)];
     assert_eq!(store.commit_page("jira", "issues", &page, None).await.unwrap(), 2);
     assert_eq!(store.commit_page("jira", "issues", &page, None).await.unwrap(), 0, "idempotent");
+    // Same vendor version, categorised differently (the list mapping changed in the config, then
+    // a resync): the new mapping lands.
+    let mut remapped = task("10001", 2, StatusCategory::InProgress);
+    if let Record::Task(t) = &mut remapped {
+        t.status_category = StatusCategory::Done;
+    }
+    assert_eq!(store.commit_page("jira", "issues", &[remapped], None).await.unwrap(), 1);
+    assert_eq!(store.tasks("jira").await.unwrap()[0].status_category, "done");
+    store.commit_page("jira", "issues", &[task("10001", 2, StatusCategory::InProgress)], None).await.unwrap();
     let rows = store.tasks("jira").await.unwrap();
     assert_eq!(rows[1].status_category, "done");
     assert_eq!(rows[1].done_at, Some(at(3)));

@@ -64,6 +64,8 @@ mod sqlite_q {
         "",
         // Decimals are kept as their exact text; SQLite's NUMERIC would round them to doubles.
         "",
+        // Row comparison that treats NULLs as values.
+        "IS NOT",
         Some(("PRAGMA synchronous = FULL", "PRAGMA synchronous = NORMAL")),
         None
     );
@@ -77,6 +79,7 @@ mod pg_q {
         // not converted, which is what replay needs and a third of the server's insert work.
         "::json",
         "::numeric",
+        "IS DISTINCT FROM",
         None,
         // Acknowledging writes flush their commit even where the server default does not.
         Some("SET LOCAL synchronous_commit = on")

@@ -27,6 +27,7 @@ macro_rules! define_queries {
         $page_setup:expr,
         $raw_cast:expr,
         $num_cast:expr,
+        $distinct:literal,
         $durable:expr,
         $durable_tx:expr
     ) => {
@@ -329,7 +330,7 @@ macro_rules! define_queries {
             });
             // A deletion (webhook or deleted-records list) stays in force against any version
             // of the lead that is not newer than the deletion itself.
-            q.push(
+            q.push(concat!(
                 " ON CONFLICT (source, entity, lead_id) DO UPDATE SET name = excluded.name, \
                  created_at = excluded.created_at, updated_at = excluded.updated_at, \
                  pipeline_id = excluded.pipeline_id, stage_id = excluded.stage_id, \
@@ -348,8 +349,17 @@ macro_rules! define_queries {
                      ELSE excluded.deleted_at END, \
                  raw = excluded.raw, synced_at = excluded.synced_at \
                  WHERE excluded.updated_at > lead.updated_at \
-                 OR (excluded.updated_at = lead.updated_at AND CAST(excluded.raw AS TEXT) <> CAST(lead.raw AS TEXT))",
-            );
+                 OR (excluded.updated_at = lead.updated_at AND (CAST(excluded.raw AS TEXT) <> CAST(lead.raw AS TEXT) \
+                 OR (excluded.stage_category, excluded.stage_name, excluded.amount, excluded.discount, \
+                     excluded.currency, excluded.lead_source, excluded.utm_source, excluded.utm_medium, \
+                     excluded.utm_campaign, excluded.utm_content, excluded.utm_term, excluded.gclid, \
+                     excluded.yclid, excluded.fbclid, excluded.product, excluded.segment, excluded.region) ",
+                 $distinct,
+                 " (lead.stage_category, lead.stage_name, lead.amount, lead.discount, lead.currency, \
+                     lead.lead_source, lead.utm_source, lead.utm_medium, lead.utm_campaign, \
+                     lead.utm_content, lead.utm_term, lead.gclid, lead.yclid, lead.fbclid, lead.product, \
+                     lead.segment, lead.region)))",
+            ));
             Ok(q.build().persistent(true).execute(&mut **tx).await?.rows_affected())
         }
 
@@ -391,7 +401,7 @@ macro_rules! define_queries {
                     .push_bind(now);
             });
             // As for leads: a deletion stays in force against versions not newer than it.
-            q.push(
+            q.push(concat!(
                 " ON CONFLICT (source, task_id) DO UPDATE SET task_key = excluded.task_key, \
                  title = excluded.title, project = excluded.project, \
                  project_name = excluded.project_name, task_type = excluded.task_type, \
@@ -406,8 +416,13 @@ macro_rules! define_queries {
                      ELSE excluded.deleted_at END, \
                  raw = excluded.raw, synced_at = excluded.synced_at \
                  WHERE excluded.updated_at > task.updated_at \
-                 OR (excluded.updated_at = task.updated_at AND CAST(excluded.raw AS TEXT) <> CAST(task.raw AS TEXT))",
-            );
+                 OR (excluded.updated_at = task.updated_at AND (CAST(excluded.raw AS TEXT) <> CAST(task.raw AS TEXT) \
+                 OR (excluded.status_category, excluded.started_at, excluded.done_at, \
+                     excluded.campaign, excluded.estimate, excluded.assignee_id, excluded.status) ",
+                 $distinct,
+                 " (task.status_category, task.started_at, task.done_at, task.campaign, \
+                     task.estimate, task.assignee_id, task.status)))",
+            ));
             Ok(q.build().persistent(true).execute(&mut **tx).await?.rows_affected())
         }
 
