@@ -7,6 +7,7 @@ pub const KINDS: &[&ConnectorKind] = &[
     &okno_amocrm::KIND,
     &okno_demo::KIND,
     &okno_zendesk::KIND,
+    &okno_trello::KIND,
     &okno_zoho_crm::KIND,
 ];
 

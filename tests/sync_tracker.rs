@@ -1,0 +1,200 @@
+//! Tracker connectors end to end through the engine, the store and the webhook path, on SQLite
+//! and PostgreSQL alike.
+
+mod common;
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use okno::config::Config;
+use okno::store::Store;
+use okno::sync::{sync_instance, RunOptions, Trigger};
+use okno::webhooks::{self, ingest::Ingest, worker, AppState};
+use okno_connector::signature::{sign, Algorithm, Encoding};
+use okno_connector::SecretString;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const TRELLO: &str = "connectors/trello/tests/fixtures";
+const ADS: &str = "6650f1a0d4f2b01c5e3e8b10";
+const BANNERS: &str = "67c584a8d4f2b01c5e3e8c01";
+const TRELLO_SECRET: &str = "trello-app-secret";
+const CALLBACK: &str = "https://okno.example.com/hooks/trello";
+
+fn fixture(dir: &str, name: &str) -> String {
+    std::fs::read_to_string(format!("{dir}/{name}")).unwrap()
+}
+
+fn json(body: String) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_raw(body.into_bytes(), "application/json")
+}
+
+fn load_config(toml: &str, env: &[(&str, &str)]) -> Arc<Config> {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("okno.toml");
+    std::fs::write(&file, toml).unwrap();
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Arc::new(okno::config::load_with_env(&file, &env).unwrap().config)
+}
+
+fn state(config: &Arc<Config>, store: &Store) -> AppState {
+    AppState::new(
+        config.clone(),
+        store.clone(),
+        Ingest::start(store.clone()),
+        Arc::new(tokio::sync::Notify::new()),
+        Arc::new(AtomicBool::new(true)),
+    )
+}
+
+async fn send(state: &AppState, req: Request<Body>) -> StatusCode {
+    webhooks::router(state.clone())
+        .oneshot(req)
+        .await
+        .unwrap()
+        .status()
+}
+
+fn fast_worker() -> worker::WorkerOptions {
+    worker::WorkerOptions {
+        max_attempts: 3,
+        first_retry: std::time::Duration::from_millis(1),
+        max_retry: std::time::Duration::from_millis(5),
+        poll: std::time::Duration::from_millis(5),
+        retention: std::time::Duration::from_secs(3600),
+    }
+}
+
+async fn trello_mock() -> MockServer {
+    let server = MockServer::start().await;
+    let get = |p: String, file: &str| {
+        Mock::given(method("GET"))
+            .and(path(p))
+            .respond_with(json(fixture(TRELLO, file)))
+    };
+    get(format!("/1/boards/{ADS}"), "board_ads.json")
+        .mount(&server)
+        .await;
+    get(format!("/1/boards/{ADS}/lists"), "lists_ads.json")
+        .mount(&server)
+        .await;
+    get(format!("/1/boards/{ADS}/cards"), "cards_ads.json")
+        .mount(&server)
+        .await;
+    get(format!("/1/boards/{ADS}/actions"), "actions_ads.json")
+        .mount(&server)
+        .await;
+    get(format!("/1/boards/{ADS}/members"), "members_ads.json")
+        .mount(&server)
+        .await;
+    server
+}
+
+fn trello_config(uri: &str) -> Arc<Config> {
+    load_config(
+        &format!(
+            r#"
+[server]
+listen = "127.0.0.1:0"
+
+[[connector]]
+id = "trello"
+kind = "trello"
+base_url = "{uri}"
+max_attempts = 2
+
+[connector.rate_limit]
+token = 0
+
+[connector.settings]
+api_key = "8f1c0e3b5d7a49c2b6e04f1a9d3c7e25"
+token = "${{TRELLO_TOKEN}}"
+boards = ["{ADS}"]
+lists = {{ "Launched" = "done" }}
+app_secret = "${{TRELLO_SECRET}}"
+callback_url = "{CALLBACK}"
+"#
+        ),
+        &[
+            ("TRELLO_TOKEN", "trello-token"),
+            ("TRELLO_SECRET", TRELLO_SECRET),
+        ],
+    )
+}
+
+fn signed(body: &str, secret: &str) -> Request<Body> {
+    let signature = sign(
+        Algorithm::Sha1,
+        Encoding::Base64,
+        &SecretString::from(secret.to_string()),
+        &[body.as_bytes(), CALLBACK.as_bytes()],
+    );
+    Request::post("/hooks/trello")
+        .header("content-type", "application/json")
+        .header("x-trello-webhook", signature)
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+store_test!(async fn trello_cards_become_tasks_with_their_history_and_webhooks_refetch_them(store) {
+    let server = trello_mock().await;
+    let config = trello_config(&server.uri());
+    let inst = config.instance("trello").unwrap();
+    let opts = RunOptions { full: false, trigger: Trigger::Manual };
+    let runs = sync_instance(&store, inst, &[], opts, &CancellationToken::new(), &*common::quiet())
+        .await
+        .unwrap();
+    for r in &runs {
+        assert!(r.error.is_none(), "{}: {:?}", r.stream, r.error);
+    }
+    let tasks = store.tasks("trello").await.unwrap();
+    assert_eq!(tasks.len(), 2);
+    let banners = tasks.iter().find(|t| t.task_id == BANNERS).unwrap();
+    // Backlog → Doing (03-04) → Launched (03-06) → Doing (03-07) → Launched (03-10): started at
+    // the first Doing, done at the last Launched, "Launched" mapped to done by the config.
+    assert_eq!(banners.status, "Launched");
+    assert_eq!(banners.status_category, "done");
+    assert_eq!(banners.started_at, Some("2025-03-04T09:00:00.100Z".parse().unwrap()));
+    assert_eq!(banners.done_at, Some("2025-03-10T12:00:00.250Z".parse().unwrap()));
+    let other = tasks.iter().find(|t| t.task_id != BANNERS).unwrap();
+    assert_eq!(other.status_category, "in_progress", "\"Paused — in review\" by its name");
+    let members = store.identities().await.unwrap();
+    assert!(members.iter().any(|(s, _, _)| s == "trello"));
+
+    // Trello checks the callback URL with HEAD before it delivers.
+    let state = state(&config, &store);
+    let head = Request::head("/hooks/trello").body(Body::empty()).unwrap();
+    assert_eq!(send(&state, head).await, StatusCode::OK);
+    // A delivery signed over body + callback URL; the card is fetched again by id.
+    Mock::given(method("GET"))
+        .and(path(format!("/1/cards/{BANNERS}")))
+        .respond_with(json(fixture(TRELLO, "card_banners.json")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/1/cards/{BANNERS}/actions")))
+        .respond_with(json(fixture(TRELLO, "card_banners_actions.json")))
+        .mount(&server)
+        .await;
+    let body = fixture(TRELLO, "delivery_move_card.json");
+    assert_eq!(send(&state, signed(&body, "guessed-secret")).await, StatusCode::UNAUTHORIZED);
+    let tampered = body.replacen("Spring sale banners", "Spring sale banners!", 1);
+    let mut forged = signed(&body, TRELLO_SECRET);
+    *forged.body_mut() = Body::from(tampered);
+    assert_eq!(send(&state, forged).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(send(&state, signed(&body, TRELLO_SECRET)).await, StatusCode::OK);
+    assert_eq!(send(&state, signed(&body, TRELLO_SECRET)).await, StatusCode::OK, "Trello retries; answered, not redone");
+    let deletion = fixture(TRELLO, "delivery_delete_card.json");
+    assert_eq!(send(&state, signed(&deletion, TRELLO_SECRET)).await, StatusCode::OK);
+    worker::drain_once(&config, &store, &fast_worker(), &CancellationToken::new()).await.unwrap();
+    assert!(store.inbox_counts().await.unwrap().is_empty(), "every delivery processed");
+    server.verify().await;
+});
