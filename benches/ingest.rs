@@ -1,7 +1,8 @@
 //! Ingest benchmark: a local vendor-shaped mock serves N records at full speed and okno syncs
 //! them through the real connector, engine and store, into SQLite and PostgreSQL. Sources:
 //! `zendesk` (tickets from the incremental export, 1,000 per page) and `amocrm` (leads from
-//! `/api/v4/leads`, 250 per page, with UTM marks and custom fields).
+//! `/api/v4/leads`, 250 per page, with UTM marks and custom fields) and `jira` (issues from
+//! `/rest/api/3/search/jql`, 100 per page, with their changelogs).
 //!
 //! ```text
 //! cargo bench --bench ingest                                   # both sources, 10k, 100k, 1M on SQLite (+ PostgreSQL if OKNO_BENCH_PG_URL)
@@ -18,6 +19,7 @@ use std::time::Instant;
 
 use okno::sync::{sync_stream, QuietProgress, RunOptions, Trigger};
 use okno_amocrm::mock::LeadsMock;
+use okno_jira::mock::IssuesMock;
 use okno_zendesk::mock::TicketExport;
 use tokio_util::sync::CancellationToken;
 
@@ -61,7 +63,7 @@ fn main() {
     }
     let sources: Vec<String> = match arg(&args, "--source") {
         Some(v) => v.split(',').map(str::to_string).collect(),
-        None => vec!["zendesk".into(), "amocrm".into()],
+        None => vec!["zendesk".into(), "amocrm".into(), "jira".into()],
     };
     let sizes: Vec<u64> = match arg(&args, "--records").or_else(|| arg(&args, "--tickets")) {
         Some(v) => v.split(',').filter_map(|s| s.parse().ok()).collect(),
@@ -134,7 +136,8 @@ async fn serve(source: &str, n: u64) {
     let server = match source {
         "zendesk" => TicketExport::new(n, PER_PAGE).start_unrecorded().await,
         "amocrm" => LeadsMock::new(n).start_unrecorded().await,
-        other => panic!("unknown --source {other}: zendesk or amocrm"),
+        "jira" => IssuesMock::new(n).start_unrecorded().await,
+        other => panic!("unknown --source {other}: zendesk, amocrm or jira"),
     };
     println!("{}", server.uri());
     let _ = tokio::task::spawn_blocking(|| {
@@ -185,7 +188,17 @@ async fn child(source: &str, n: u64, backend: &str) {
             "leads",
             "lead",
         ),
-        other => panic!("unknown --source {other}: zendesk or amocrm"),
+        "jira" => (
+            format!(
+                "[[connector]]\nid = \"jira\"\nkind = \"jira\"\nbase_url = \"{uri}\"\nstreams = [\"issues\"]\n\
+                 start_date = \"2025-01-01\"\n\
+                 [connector.rate_limit]\napi = 0\n[connector.settings]\n{}",
+                okno_jira::mock::SETTINGS_TOML
+            ),
+            "issues",
+            "task",
+        ),
+        other => panic!("unknown --source {other}: zendesk, amocrm or jira"),
     };
     let dir = tempfile::tempdir().expect("temp dir");
     let bench = common::bench_store(backend, dir.path(), 4).await;

@@ -6,6 +6,7 @@ use okno_connector::ConnectorKind;
 pub const KINDS: &[&ConnectorKind] = &[
     &okno_amocrm::KIND,
     &okno_demo::KIND,
+    &okno_jira::KIND,
     &okno_zendesk::KIND,
     &okno_trello::KIND,
     &okno_zoho_crm::KIND,

@@ -198,3 +198,105 @@ store_test!(async fn trello_cards_become_tasks_with_their_history_and_webhooks_r
     assert!(store.inbox_counts().await.unwrap().is_empty(), "every delivery processed");
     server.verify().await;
 });
+
+const JIRA_SECRET: &str = "jira-webhook-secret";
+
+fn jira_config(uri: &str) -> Arc<Config> {
+    load_config(
+        &format!(
+            r#"
+[server]
+listen = "127.0.0.1:0"
+
+[[connector]]
+id = "jira"
+kind = "jira"
+base_url = "{uri}"
+start_date = "2025-01-01"
+max_attempts = 2
+
+[connector.rate_limit]
+api = 0
+
+[connector.settings]
+{}webhook_secret = "${{JIRA_HOOK}}"
+"#,
+            okno_jira::mock::SETTINGS_TOML
+        ),
+        &[("JIRA_HOOK", JIRA_SECRET)],
+    )
+}
+
+fn jira_delivery(body: &str, secret: &str, id: &str) -> Request<Body> {
+    let signature = sign(
+        Algorithm::Sha256,
+        Encoding::Hex,
+        &SecretString::from(secret.to_string()),
+        &[body.as_bytes()],
+    );
+    Request::post("/hooks/jira")
+        .header("content-type", "application/json")
+        .header("x-hub-signature", format!("sha256={signature}"))
+        .header("x-atlassian-webhook-identifier", id)
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+store_test!(async fn jira_issues_resume_without_loss_or_doubles_and_deletions_arrive_by_webhook(store) {
+    use okno_jira::mock::{self, IssuesMock};
+    const N: u64 = 450;
+    let opts = RunOptions { full: false, trigger: Trigger::Manual };
+    // A first run sees 260 issues; by the next one Jira has 450 (the first 260 unchanged). The
+    // second run resumes from the stored cursor, re-reads its overlap and doubles nothing.
+    let earlier = IssuesMock::new(260).start().await;
+    let config = jira_config(&earlier.uri());
+    let first = sync_instance(&store, config.instance("jira").unwrap(), &[], opts, &CancellationToken::new(), &*common::quiet())
+        .await
+        .unwrap();
+    assert!(first.iter().all(|r| r.error.is_none()), "{first:?}");
+    assert_eq!(store.tasks("jira").await.unwrap().len(), 260);
+    let server = IssuesMock::new(N).start().await;
+    let config = jira_config(&server.uri());
+    let inst = config.instance("jira").unwrap();
+    let runs = sync_instance(&store, inst, &[], opts, &CancellationToken::new(), &*common::quiet())
+        .await
+        .unwrap();
+    for r in &runs {
+        assert!(r.error.is_none(), "{}: {:?}", r.stream, r.error);
+    }
+    let searched: Vec<String> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path().ends_with("/search/jql"))
+        .filter_map(|r| r.url.query_pairs().find(|(k, _)| k == "jql").map(|(_, v)| v.into_owned()))
+        .collect();
+    assert!(!searched[0].contains("2025-01-01"), "the second run starts from its cursor: {}", searched[0]);
+    let tasks = store.tasks("jira").await.unwrap();
+    assert_eq!(tasks.len() as u64, N, "every issue once");
+    for i in [0u64, 1, 2, 149, 449] {
+        let id = (mock::FIRST_ID + i).to_string();
+        let t = tasks.iter().find(|t| t.task_id == id).unwrap();
+        let ms = |v: Option<i64>| v.map(|ms| chrono::DateTime::from_timestamp_millis(ms).unwrap());
+        assert_eq!(t.started_at, ms(mock::started_ms(i)), "issue {i}");
+        assert_eq!(t.done_at, ms(mock::done_ms(i)), "issue {i}");
+        assert_eq!(t.campaign.as_deref(), mock::campaign_of(i), "issue {i}");
+        let estimate = mock::estimate_of(i).map(|e| e.parse::<okno_connector::rust_decimal::Decimal>().unwrap().normalize().to_string());
+        assert_eq!(t.estimate, estimate, "issue {i}");
+    }
+
+    // Deletions reach okno only as webhooks; Jira may deliver one twice.
+    let gone = mock::FIRST_ID + 7;
+    let body = std::fs::read_to_string("connectors/jira/tests/fixtures/webhook_issue_deleted.json")
+        .unwrap()
+        .replace("\"10105\"", &format!("\"{gone}\""));
+    let state = state(&config, &store);
+    assert_eq!(send(&state, jira_delivery(&body, "not-the-secret", "d-1")).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(send(&state, jira_delivery(&body, JIRA_SECRET, "d-1")).await, StatusCode::OK);
+    assert_eq!(send(&state, jira_delivery(&body, JIRA_SECRET, "d-1")).await, StatusCode::OK);
+    assert_eq!(store.inbox_counts().await.unwrap().iter().map(|c| c.2).sum::<i64>(), 1, "the repeat was not stored");
+    worker::drain_once(&config, &store, &fast_worker(), &CancellationToken::new()).await.unwrap();
+    let deleted: Vec<String> = store.tasks("jira").await.unwrap().into_iter().filter(|t| t.deleted_at.is_some()).map(|t| t.task_id).collect();
+    assert_eq!(deleted, vec![gone.to_string()]);
+});

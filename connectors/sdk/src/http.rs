@@ -365,7 +365,8 @@ impl HttpClient {
                 metrics::counter!("okno_vendor_rate_limited_total", "vendor" => self.vendor, "instance" => self.instance.to_string())
                     .increment(1);
                 Err(Attempt::Retry {
-                    wait: retry_after(&headers),
+                    wait: retry_after(&headers)
+                        .or_else(|| rate_limit_reset(&headers, chrono::Utc::now())),
                     why: format!("HTTP 429 {message}"),
                     throttled: true,
                 })
@@ -409,6 +410,38 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     Some(delta.to_std().unwrap_or(Duration::ZERO))
 }
 
+/// When a throttled client may try again by `X-RateLimit-Reset`, for vendors that send it
+/// without `Retry-After`: a date-time (Jira: `2025-03-05T10:02Z`), Unix seconds, or seconds
+/// from now (small numbers).
+pub fn rate_limit_reset(
+    headers: &HeaderMap,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<Duration> {
+    let v = headers.get("x-ratelimit-reset")?.to_str().ok()?.trim();
+    if let Ok(n) = v.parse::<i64>() {
+        // Anything past 2001 as Unix seconds is an instant; smaller numbers are a delay.
+        let secs = if n > 1_000_000_000 {
+            n - now.timestamp()
+        } else {
+            n
+        };
+        return Some(Duration::from_secs(secs.max(0) as u64));
+    }
+    let at = chrono::DateTime::parse_from_rfc3339(v)
+        .ok()
+        .or_else(|| chrono::DateTime::parse_from_str(v, "%Y-%m-%dT%H:%M%#z").ok())
+        .or_else(|| {
+            chrono::NaiveDateTime::parse_from_str(v.trim_end_matches('Z'), "%Y-%m-%dT%H:%M")
+                .ok()
+                .map(|n| n.and_utc().fixed_offset())
+        })?;
+    Some(
+        (at.with_timezone(&chrono::Utc) - now)
+            .to_std()
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
 /// The start of an error body, for messages: enough to see the vendor's reason, never a dump.
 fn error_excerpt(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
@@ -444,6 +477,29 @@ fn describe_reqwest(e: &reqwest::Error) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn rate_limit_reset_reads_dates_unix_seconds_and_delays() {
+        let now = chrono::DateTime::parse_from_rfc3339("2025-03-05T10:00:30Z")
+            .expect("date")
+            .with_timezone(&chrono::Utc);
+        let with = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert("x-ratelimit-reset", v.parse().expect("header"));
+            rate_limit_reset(&h, now)
+        };
+        // Jira's minute-precision form, RFC 3339, the past, Unix seconds, a delay, garbage.
+        assert_eq!(with("2025-03-05T10:02Z"), Some(Duration::from_secs(90)));
+        assert_eq!(with("2025-03-05T10:01:00Z"), Some(Duration::from_secs(30)));
+        assert_eq!(with("2025-03-05T09:00Z"), Some(Duration::ZERO));
+        assert_eq!(
+            with(&(now.timestamp() + 12).to_string()),
+            Some(Duration::from_secs(12))
+        );
+        assert_eq!(with("7"), Some(Duration::from_secs(7)));
+        assert_eq!(with("soon"), None);
+    }
+
     use super::*;
     use reqwest::header::HeaderValue;
 
