@@ -27,6 +27,7 @@ pub mod alloc;
 pub mod cli;
 pub mod config;
 pub mod registry;
+pub mod single;
 pub mod store;
 pub mod sync;
 pub mod telemetry;

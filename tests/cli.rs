@@ -147,3 +147,46 @@ fn demo_run_once_then_status_shows_every_stream() {
     assert_eq!(tickets["result"], "succeeded");
     assert_eq!(tickets["records"], 1400);
 }
+
+#[test]
+fn a_second_daemon_on_one_sqlite_file_is_refused_with_the_way_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("okno.toml");
+    let db = dir.path().join("okno.db");
+    std::fs::write(
+        &path,
+        format!(
+            "[store]\nurl = \"sqlite://{}\"\n[[connector]]\nid = \"demo\"\nkind = \"demo\"\nschedule = \"0 0 1 1 *\"\n[connector.settings]\ntickets = 10\n",
+            db.display()
+        ),
+    )
+    .unwrap();
+    let config = path.to_str().unwrap();
+    let mut first = Command::new(env!("CARGO_BIN_EXE_okno"))
+        .args(["--config", config, "run"])
+        .env_remove("OKNO_CONFIG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let lock = dir.path().join("okno.db.daemon.lock");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !std::fs::read_to_string(&lock).is_ok_and(|s| s.starts_with("pid ")) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first daemon never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let second = okno(&["--config", config, "run"]);
+    // One-off commands still work beside a daemon.
+    let status = okno(&["--config", config, "status"]);
+    let _ = first.kill();
+    let _ = first.wait();
+    assert!(status.status.success(), "{}", text(&status));
+    assert_eq!(second.status.code(), Some(1), "{}", text(&second));
+    let t = text(&second);
+    assert!(t.contains("another okno daemon"), "{t}");
+    assert!(t.contains(&format!("pid {}", first.id())), "{t}");
+    assert!(t.contains("use PostgreSQL"), "{t}");
+}

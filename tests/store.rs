@@ -226,3 +226,61 @@ store_test!(async fn runs_of_a_leased_instance_are_not_marked_interrupted(store)
     assert_eq!(status(live).await, "running");
     assert_eq!(status(dead).await, "interrupted");
 });
+
+store_test!(async fn a_writer_that_lost_its_lease_is_fenced_off(store) {
+    use okno::store::{Fence, StoreError};
+    use std::time::Duration;
+    // A claims, stalls past its lease (a zero TTL stands for the pause), B takes over.
+    let a_epoch = store.claim_lease("zd", "A", None, Duration::ZERO).await.unwrap().unwrap();
+    let b_epoch = store.claim_lease("zd", "B", None, Duration::from_secs(60)).await.unwrap().unwrap();
+    assert_eq!(b_epoch, a_epoch + 1, "every claim bumps the epoch");
+    let a = Fence { source: "zd".into(), holder: "A".into(), epoch: a_epoch };
+    let b = Fence { source: "zd".into(), holder: "B".into(), epoch: b_epoch };
+    let stale = store
+        .commit_page_fenced("zd", "tickets", &[ticket("1", "open", 1)], Some(&Cursor(json!({"after": "a"}))), Some(&a))
+        .await;
+    assert!(matches!(stale, Err(StoreError::Fenced { epoch, .. }) if epoch == a_epoch), "{stale:?}");
+    assert_eq!(count(&store, "ticket").await, 0, "the stale writer wrote nothing");
+    assert!(store.load_cursor("zd", "tickets").await.unwrap().is_none(), "nor its cursor");
+    store
+        .commit_page_fenced("zd", "tickets", &[ticket("1", "open", 2)], Some(&Cursor(json!({"after": "b"}))), Some(&b))
+        .await
+        .unwrap();
+    assert_eq!(subject(&store, "1").await, "subject of 1 at 2h");
+    // A released lease keeps its row, so the next claim's epoch is higher still.
+    store.release_lease("zd", "B").await.unwrap();
+    let c_epoch = store.claim_lease("zd", "C", None, Duration::from_secs(60)).await.unwrap().unwrap();
+    assert_eq!(c_epoch, b_epoch + 1);
+    assert!(matches!(
+        store.commit_page_fenced("zd", "tickets", &[], None, Some(&b)).await,
+        Err(StoreError::Fenced { .. })
+    ));
+});
+
+store_test!(async fn a_worker_that_lost_its_claim_writes_nothing(store) {
+    use okno::store::NewDelivery;
+    use std::time::Duration;
+    let new = store
+        .insert_deliveries(&[NewDelivery {
+            source: "zd".into(),
+            delivery_id: "d-1".into(),
+            received_at: chrono::Utc::now(),
+            headers: "{}".into(),
+            body: b"{}".to_vec(),
+        }])
+        .await
+        .unwrap();
+    assert_eq!(new, vec![true]);
+    let seq = store.due_deliveries(10).await.unwrap()[0].seq;
+    // w1 claims, stalls past its claim; w2 takes the delivery over.
+    assert!(store.claim_delivery(seq, "w1", None, Duration::ZERO).await.unwrap());
+    assert!(store.claim_delivery(seq, "w2", None, Duration::from_secs(60)).await.unwrap());
+    let late = store.complete_delivery(seq, "w1", "zd", &[ticket("7", "open", 1)]).await.unwrap();
+    assert_eq!(late, None, "w1's result is discarded");
+    assert_eq!(count(&store, "ticket").await, 0);
+    store.fail_delivery(seq, "w1", 1, chrono::Utc::now(), "late failure", true).await.unwrap();
+    assert!(store.dead_deliveries(10).await.unwrap().is_empty(), "w1 cannot park w2's delivery");
+    let done = store.complete_delivery(seq, "w2", "zd", &[ticket("7", "open", 1)]).await.unwrap();
+    assert_eq!(done, Some(1));
+    assert_eq!(count(&store, "ticket").await, 1);
+});

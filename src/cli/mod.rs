@@ -446,6 +446,11 @@ async fn daemon(config: Config, store: Store) -> anyhow::Result<()> {
             config.path.display()
         );
     }
+    // Held for the daemon's life: the OS drops it with the process, however it ends.
+    let _single = match store.sqlite_file() {
+        Some(db) => Some(crate::single::DaemonLock::acquire(&db)?),
+        None => None,
+    };
     let shutdown = start_scheduling(&store).await?;
     tracing::info!(
         connectors = config.connectors.len(),

@@ -33,6 +33,8 @@
 //!   `okno_connector::oauth`); written durably, since the vendor may already have revoked the
 //!   refresh token it replaces.
 //! - `sync_state` (the cursor per source and stream) and `sync_run` (one row per run).
+//! - `sync_lease`: who syncs an instance, until when, and the claim's `epoch`; page commits
+//!   carrying a [`Fence`] write only while their (holder, epoch) still owns the lease.
 
 mod queries;
 mod tokens;
@@ -112,6 +114,8 @@ pub enum StoreError {
     Query(#[from] sqlx::Error),
     #[error("injected failure between the records and the cursor (test fault point)")]
     Injected,
+    #[error("{instance} is now leased by another process (this run held epoch {epoch}); nothing was written")]
+    Fenced { instance: String, epoch: i64 },
 }
 
 /// Which database a store runs on.
@@ -125,6 +129,15 @@ pub enum Backend {
 enum Pool {
     Sqlite(SqlitePool),
     Postgres(PgPool),
+}
+
+/// Proof that a writer holds an instance's lease: the holder and the epoch of its claim. Page
+/// commits carrying one write only while it still owns the lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fence {
+    pub source: String,
+    pub holder: String,
+    pub epoch: i64,
 }
 
 /// Fault points for crash-safety tests; inert unless a test arms them.
@@ -654,6 +667,18 @@ impl Store {
         }
     }
 
+    /// The database file of a SQLite store (`None` on PostgreSQL or in memory).
+    pub fn sqlite_file(&self) -> Option<std::path::PathBuf> {
+        match &self.pool {
+            Pool::Sqlite(p) => {
+                let file = p.connect_options().get_filename().to_path_buf();
+                (!file.as_os_str().is_empty() && file != std::path::Path::new(":memory:"))
+                    .then_some(file)
+            }
+            Pool::Postgres(_) => None,
+        }
+    }
+
     /// The URL with any password removed, for messages.
     pub fn url(&self) -> &str {
         &self.url
@@ -700,6 +725,25 @@ impl Store {
         records: &[Record],
         cursor: Option<&Cursor>,
     ) -> Result<u64, StoreError> {
+        self.commit_page_fenced(source, stream, records, cursor, None)
+            .await
+    }
+
+    /// [`Store::commit_page`] for a writer holding a lease: the transaction first proves
+    /// `fence` still owns it (and on PostgreSQL locks the lease row until commit), so a
+    /// process that stalled past its lease and was replaced writes nothing.
+    pub async fn commit_page_fenced(
+        &self,
+        source: &str,
+        stream: &str,
+        records: &[Record],
+        cursor: Option<&Cursor>,
+        fence: Option<&Fence>,
+    ) -> Result<u64, StoreError> {
+        let fenced = |f: &Fence| StoreError::Fenced {
+            instance: f.source.clone(),
+            epoch: f.epoch,
+        };
         let assigned = self
             .people
             .read()
@@ -711,6 +755,11 @@ impl Store {
         let written = match &self.pool {
             Pool::Sqlite(p) => {
                 let mut tx = sqlite_q::begin_page(p).await?;
+                if let Some(f) = fence {
+                    if !sqlite_q::check_fence(&mut tx, f).await? {
+                        return Err(fenced(f));
+                    }
+                }
                 let n = sqlite_q::write_batch(&mut tx, source, &batch, now).await?;
                 if fail {
                     return Err(StoreError::Injected);
@@ -721,6 +770,11 @@ impl Store {
             }
             Pool::Postgres(p) => {
                 let mut tx = pg_q::begin_page(p).await?;
+                if let Some(f) = fence {
+                    if !pg_q::check_fence(&mut tx, f).await? {
+                        return Err(fenced(f));
+                    }
+                }
                 let n = pg_q::write_batch(&mut tx, source, &batch, now).await?;
                 if fail {
                     return Err(StoreError::Injected);
@@ -814,13 +868,15 @@ impl Store {
         })
     }
 
-    /// Upserts a delivery's records and marks it done, together and durably.
+    /// Upserts a delivery's records and marks it done, together and durably, if `holder` still
+    /// holds its claim; `None` (nothing written) when another worker has taken it over.
     pub async fn complete_delivery(
         &self,
         seq: i64,
+        holder: &str,
         source: &str,
         records: &[Record],
-    ) -> Result<u64, StoreError> {
+    ) -> Result<Option<u64>, StoreError> {
         let assigned = self
             .people
             .read()
@@ -829,8 +885,12 @@ impl Store {
         let batch = Batch::new(source, records, &assigned);
         let now = Utc::now();
         Ok(match &self.pool {
-            Pool::Sqlite(p) => sqlite_q::complete_delivery(p, seq, source, &batch, now).await?,
-            Pool::Postgres(p) => pg_q::complete_delivery(p, seq, source, &batch, now).await?,
+            Pool::Sqlite(p) => {
+                sqlite_q::complete_delivery(p, seq, holder, source, &batch, now).await?
+            }
+            Pool::Postgres(p) => {
+                pg_q::complete_delivery(p, seq, holder, source, &batch, now).await?
+            }
         })
     }
 
@@ -838,6 +898,7 @@ impl Store {
     pub async fn fail_delivery(
         &self,
         seq: i64,
+        holder: &str,
         attempts: i64,
         next_attempt_at: DateTime<Utc>,
         error: &str,
@@ -845,10 +906,11 @@ impl Store {
     ) -> Result<(), StoreError> {
         match &self.pool {
             Pool::Sqlite(p) => {
-                sqlite_q::fail_delivery(p, seq, attempts, next_attempt_at, error, dead).await?
+                sqlite_q::fail_delivery(p, seq, holder, attempts, next_attempt_at, error, dead)
+                    .await?
             }
             Pool::Postgres(p) => {
-                pg_q::fail_delivery(p, seq, attempts, next_attempt_at, error, dead).await?
+                pg_q::fail_delivery(p, seq, holder, attempts, next_attempt_at, error, dead).await?
             }
         }
         Ok(())
@@ -941,7 +1003,7 @@ impl Store {
         holder: &str,
         stale_holder: Option<&str>,
         ttl: Duration,
-    ) -> Result<Result<(), (String, DateTime<Utc>)>, StoreError> {
+    ) -> Result<Result<i64, (String, DateTime<Utc>)>, StoreError> {
         let now = Utc::now();
         let until = now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX);
         let claimed = match &self.pool {
@@ -952,8 +1014,8 @@ impl Store {
                 pg_q::claim_lease(p, source, holder, stale_holder, now, until).await?
             }
         };
-        if claimed {
-            return Ok(Ok(()));
+        if let Some(epoch) = claimed {
+            return Ok(Ok(epoch));
         }
         let current = match &self.pool {
             Pool::Sqlite(p) => sqlite_q::lease_holder(p, source).await?,

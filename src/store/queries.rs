@@ -841,7 +841,8 @@ macro_rules! define_queries {
             .rows_affected())
         }
 
-        /// Claims `source` for `holder` if it is free, expired, or held by `stale_holder`.
+        /// Claims `source` for `holder` if it is free, expired, or held by `stale_holder`;
+        /// returns the claim's epoch (one more than the previous claim's).
         pub(super) async fn claim_lease(
             pool: &Pool<$db>,
             source: &str,
@@ -849,20 +850,38 @@ macro_rules! define_queries {
             stale_holder: Option<&str>,
             now: DateTime<Utc>,
             until: DateTime<Utc>,
-        ) -> Result<bool, sqlx::Error> {
-            let done = sqlx::query(
-                "INSERT INTO sync_lease (source, holder, acquired_at, expires_at) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (source) DO UPDATE SET \
+        ) -> Result<Option<i64>, sqlx::Error> {
+            let row = sqlx::query(
+                "INSERT INTO sync_lease (source, holder, acquired_at, expires_at, epoch) \
+                 VALUES ($1, $2, $3, $4, 1) ON CONFLICT (source) DO UPDATE SET \
                  holder = excluded.holder, acquired_at = excluded.acquired_at, \
-                 expires_at = excluded.expires_at \
-                 WHERE sync_lease.expires_at <= $3 OR sync_lease.holder = $5",
+                 expires_at = excluded.expires_at, epoch = sync_lease.epoch + 1 \
+                 WHERE sync_lease.expires_at <= $3 OR sync_lease.holder = $5 RETURNING epoch",
             )
             .bind(source)
             .bind(holder)
             .bind(now)
             .bind(until)
             .bind(stale_holder.unwrap_or(""))
-            .execute(pool)
+            .fetch_optional(pool)
+            .await?;
+            row.map(|r| r.try_get::<i64, _>("epoch")).transpose()
+        }
+
+        /// Inside a page's transaction: proves `fence` still owns its lease and, on PostgreSQL,
+        /// locks the lease row until commit, so nobody can take over between this check and
+        /// the commit. A writer that lost its lease writes nothing.
+        pub(super) async fn check_fence(
+            tx: &mut Tx<'_>,
+            fence: &super::Fence,
+        ) -> Result<bool, sqlx::Error> {
+            let done = sqlx::query(
+                "UPDATE sync_lease SET epoch = epoch WHERE source = $1 AND holder = $2 AND epoch = $3",
+            )
+            .bind(&fence.source)
+            .bind(&fence.holder)
+            .bind(fence.epoch)
+            .execute(&mut **tx)
             .await?;
             Ok(done.rows_affected() == 1)
         }
@@ -901,11 +920,16 @@ macro_rules! define_queries {
             source: &str,
             holder: &str,
         ) -> Result<(), sqlx::Error> {
-            sqlx::query("DELETE FROM sync_lease WHERE source = $1 AND holder = $2")
-                .bind(source)
-                .bind(holder)
-                .execute(pool)
-                .await?;
+            // The row stays, expired and without a holder, so the next claim's epoch is higher
+            // than every earlier one.
+            sqlx::query(
+                "UPDATE sync_lease SET holder = '', expires_at = acquired_at \
+                 WHERE source = $1 AND holder = $2",
+            )
+            .bind(source)
+            .bind(holder)
+            .execute(pool)
+            .await?;
             Ok(())
         }
 
@@ -1154,41 +1178,52 @@ macro_rules! define_queries {
         pub(super) async fn complete_delivery(
             pool: &Pool<$db>,
             seq: i64,
+            holder: &str,
             source: &str,
             batch: &Batch<'_>,
             now: DateTime<Utc>,
-        ) -> Result<u64, sqlx::Error> {
+        ) -> Result<Option<u64>, sqlx::Error> {
             let mut conn = durable_conn(pool).await?;
-            let result = complete_delivery_on(&mut conn, seq, source, batch, now).await;
+            let result = complete_delivery_on(&mut conn, seq, holder, source, batch, now).await;
             restore(&mut conn).await;
             result
         }
 
+        /// `None` when `holder` no longer holds the delivery's claim (it stalled past it and
+        /// another worker took over): nothing is written.
         async fn complete_delivery_on(
             conn: &mut sqlx::pool::PoolConnection<$db>,
             seq: i64,
+            holder: &str,
             source: &str,
             batch: &Batch<'_>,
             now: DateTime<Utc>,
-        ) -> Result<u64, sqlx::Error> {
+        ) -> Result<Option<u64>, sqlx::Error> {
             let mut tx = sqlx::Connection::begin_with(&mut **conn, $begin).await?;
             durable_tx(&mut tx).await?;
-            let n = write_batch(&mut tx, source, batch, now).await?;
-            sqlx::query(
+            // First, so the claim's row is locked (PostgreSQL) before any record is written.
+            let claimed = sqlx::query(
                 "UPDATE webhook_inbox SET status = 'done', processed_at = $1, last_error = NULL \
-                 WHERE delivery_seq = $2 AND status = 'processing'",
+                 WHERE delivery_seq = $2 AND status = 'processing' AND claimed_by = $3",
             )
             .bind(now)
             .bind(seq)
+            .bind(holder)
             .execute(&mut *tx)
             .await?;
+            if claimed.rows_affected() != 1 {
+                tx.rollback().await?;
+                return Ok(None);
+            }
+            let n = write_batch(&mut tx, source, batch, now).await?;
             tx.commit().await?;
-            Ok(n)
+            Ok(Some(n))
         }
 
         pub(super) async fn fail_delivery(
             pool: &Pool<$db>,
             seq: i64,
+            holder: &str,
             attempts: i64,
             next_attempt_at: DateTime<Utc>,
             error: &str,
@@ -1196,13 +1231,14 @@ macro_rules! define_queries {
         ) -> Result<(), sqlx::Error> {
             sqlx::query(
                 "UPDATE webhook_inbox SET attempts = $1, next_attempt_at = $2, last_error = $3, \
-                 status = $4 WHERE delivery_seq = $5 AND status = 'processing'",
+                 status = $4 WHERE delivery_seq = $5 AND status = 'processing' AND claimed_by = $6",
             )
             .bind(attempts)
             .bind(next_attempt_at)
             .bind(error)
             .bind(if dead { "dead" } else { "pending" })
             .bind(seq)
+            .bind(holder)
             .execute(pool)
             .await?;
             Ok(())

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::store::{Store, StoreError};
+use crate::store::{Fence, Store, StoreError};
 
 /// How long a lease lasts without renewal.
 pub const LEASE_TTL: Duration = Duration::from_secs(60);
@@ -29,6 +29,7 @@ pub struct LeaseGuard {
     store: Store,
     source: String,
     holder: String,
+    epoch: i64,
     token: CancellationToken,
     heartbeat: JoinHandle<()>,
 }
@@ -37,6 +38,15 @@ impl LeaseGuard {
     /// Cancelled on shutdown or when the lease is lost.
     pub fn token(&self) -> &CancellationToken {
         &self.token
+    }
+
+    /// What the run's page commits carry to prove the lease is still theirs.
+    pub fn fence(&self) -> Fence {
+        Fence {
+            source: self.source.clone(),
+            holder: self.holder.clone(),
+            epoch: self.epoch,
+        }
     }
 
     /// Stops renewing and deletes the lease row.
@@ -64,9 +74,10 @@ pub async fn acquire(
                 .await?;
         }
     }
-    if let Err((holder, until)) = claim {
-        return Ok(Err(Busy { holder, until }));
-    }
+    let epoch = match claim {
+        Ok(epoch) => epoch,
+        Err((holder, until)) => return Ok(Err(Busy { holder, until })),
+    };
     let token = shutdown.child_token();
     let heartbeat = tokio::spawn(renew(
         store.clone(),
@@ -78,6 +89,7 @@ pub async fn acquire(
         store: store.clone(),
         source: source.to_string(),
         holder,
+        epoch,
         token,
         heartbeat,
     }))

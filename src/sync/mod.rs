@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::config::Instance;
-use crate::store::{RunOutcome, RunStatus, Store, StoreError};
+use crate::store::{Fence, RunOutcome, RunStatus, Store, StoreError};
 
 pub use lease::{Busy, LEASE_TTL};
 pub use scheduler::{is_due, run_due_once, run_scheduler};
@@ -108,7 +108,17 @@ pub async fn sync_instance(
             })
         }
     };
-    let result = sync_streams(store, instance, streams, opts, lease.token(), progress).await;
+    let fence = lease.fence();
+    let result = sync_streams(
+        store,
+        instance,
+        streams,
+        opts,
+        lease.token(),
+        progress,
+        &fence,
+    )
+    .await;
     lease.release().await;
     result
 }
@@ -120,6 +130,7 @@ async fn sync_streams(
     opts: RunOptions,
     shutdown: &CancellationToken,
     progress: &dyn Progress,
+    fence: &Fence,
 ) -> Result<Vec<RunSummary>, SyncError> {
     let streams = if streams.is_empty() {
         instance.streams.clone()
@@ -142,13 +153,24 @@ async fn sync_streams(
         if shutdown.is_cancelled() {
             break;
         }
-        let summary = sync_stream(store, instance, stream, opts, shutdown, progress).await?;
+        let summary = stream_run(
+            store,
+            instance,
+            stream,
+            opts,
+            shutdown,
+            progress,
+            Some(fence),
+        )
+        .await?;
         out.push(summary);
     }
     Ok(out)
 }
 
-/// Runs one stream to its end (or to the first failure, or to shutdown).
+/// Runs one stream to its end (or to the first failure, or to shutdown), without a lease:
+/// for benchmarks and tools that own the store. [`sync_instance`] is what the daemon and
+/// `okno sync` use.
 pub async fn sync_stream(
     store: &Store,
     instance: &Instance,
@@ -156,6 +178,19 @@ pub async fn sync_stream(
     opts: RunOptions,
     shutdown: &CancellationToken,
     progress: &dyn Progress,
+) -> Result<RunSummary, SyncError> {
+    stream_run(store, instance, stream, opts, shutdown, progress, None).await
+}
+
+/// One stream's run; with a fence, every page commits only while the lease is still ours.
+async fn stream_run(
+    store: &Store,
+    instance: &Instance,
+    stream: &str,
+    opts: RunOptions,
+    shutdown: &CancellationToken,
+    progress: &dyn Progress,
+    fence: Option<&Fence>,
 ) -> Result<RunSummary, SyncError> {
     if instance.kind.stream(stream).is_none() {
         return Err(SyncError::UnknownStream {
@@ -171,7 +206,7 @@ pub async fn sync_stream(
         .start_run(source, stream, opts.trigger.as_str())
         .await?;
     let span = tracing::info_span!("sync", instance = source, stream, run_id);
-    run(store, instance, stream, run_id, shutdown, progress)
+    run(store, instance, stream, run_id, shutdown, progress, fence)
         .instrument(span)
         .await
 }
@@ -184,6 +219,7 @@ async fn run(
     run_id: i64,
     shutdown: &CancellationToken,
     progress: &dyn Progress,
+    fence: Option<&Fence>,
 ) -> Result<RunSummary, SyncError> {
     let source = instance.id.as_str();
     progress.started(source, stream);
@@ -204,6 +240,7 @@ async fn run(
         &mut cursor,
         shutdown,
         progress,
+        fence,
         &mut outcome,
         &mut written,
     )
@@ -298,6 +335,7 @@ async fn page_loop(
     cursor: &mut Option<Cursor>,
     shutdown: &CancellationToken,
     progress: &dyn Progress,
+    fence: Option<&Fence>,
     outcome: &mut RunOutcome,
     written: &mut u64,
 ) -> Result<(), StoreError> {
@@ -317,7 +355,8 @@ async fn page_loop(
             }
         };
         let stalled = page.has_more && page.records.is_empty() && page.next == *cursor;
-        let commit = store.commit_page(source, stream, &page.records, page.next.as_ref());
+        let commit =
+            store.commit_page_fenced(source, stream, &page.records, page.next.as_ref(), fence);
         let (committed, next) = if page.has_more && !stalled {
             let prefetch = fetch(instance, stream, page.next.as_ref(), shutdown);
             let (committed, next) = tokio::join!(commit, prefetch);

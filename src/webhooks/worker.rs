@@ -115,8 +115,11 @@ pub async fn drain_once(
             continue;
         }
         looked_at += 1;
-        match process(config, store, row).await {
-            Ok(written) => {
+        match process(config, store, row, holder).await {
+            Ok(None) => {
+                tracing::warn!(instance = %row.source, delivery = %row.delivery_id, "another worker took this delivery over while it was being processed; its result was discarded");
+            }
+            Ok(Some(written)) => {
                 processed(&row.source, "done");
                 tracing::debug!(instance = %row.source, delivery = %row.delivery_id, written, "webhook delivery processed")
             }
@@ -135,7 +138,7 @@ pub async fn drain_once(
                     tracing::warn!(instance = %row.source, delivery = %row.delivery_id, attempts, %error, "webhook delivery failed; will retry");
                 }
                 store
-                    .fail_delivery(row.seq, attempts, next, &error, dead)
+                    .fail_delivery(row.seq, holder, attempts, next, &error, dead)
                     .await?;
             }
         }
@@ -176,7 +179,12 @@ impl Failure {
     }
 }
 
-async fn process(config: &Config, store: &Store, row: &InboxRow) -> Result<u64, Failure> {
+async fn process(
+    config: &Config,
+    store: &Store,
+    row: &InboxRow,
+    holder: &str,
+) -> Result<Option<u64>, Failure> {
     let inst = config.instance(&row.source).ok_or_else(|| {
         Failure::lasting(format!(
             "no connector instance {:?} in the configuration",
@@ -203,7 +211,7 @@ async fn process(config: &Config, store: &Store, row: &InboxRow) -> Result<u64, 
         }
     }
     store
-        .complete_delivery(row.seq, &row.source, &records)
+        .complete_delivery(row.seq, holder, &row.source, &records)
         .await
         .map_err(|e| Failure {
             error: e.to_string(),
