@@ -240,6 +240,7 @@ fn load(path: &std::path::Path) -> anyhow::Result<Config> {
 async fn open_store(config: &Config) -> anyhow::Result<Store> {
     let store = Store::connect(&config.store.url, config.store.max_connections).await?;
     store.migrate().await?;
+    store.set_lease_ttl(config.store.lease_ttl);
     store.attach_tokens(&config.tokens);
     store.apply_people(&config.people).await?;
     Ok(store)

@@ -82,6 +82,9 @@ pub struct StoreConfig {
     /// [`StoreConfig::shown_url`].
     pub url: String,
     pub max_connections: u32,
+    /// How long a process's claim on an instance lasts without renewal: a replica that dies is
+    /// replaced within about this long.
+    pub lease_ttl: Duration,
 }
 
 impl StoreConfig {
@@ -96,6 +99,7 @@ impl fmt::Debug for StoreConfig {
         f.debug_struct("StoreConfig")
             .field("url", &self.shown_url())
             .field("max_connections", &self.max_connections)
+            .field("lease_ttl", &self.lease_ttl)
             .finish()
     }
 }
@@ -234,6 +238,7 @@ struct RawServer {
 struct RawStore {
     url: Option<String>,
     max_connections: Option<u32>,
+    lease_ttl_secs: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -391,7 +396,15 @@ pub fn load_with_env(path: &Path, env: &[(String, String)]) -> Result<Loaded, Co
             .url
             .unwrap_or_else(|| DEFAULT_STORE_URL.to_string()),
         max_connections: root.store.max_connections.unwrap_or(8),
+        lease_ttl: Duration::from_secs(root.store.lease_ttl_secs.unwrap_or(60)),
     };
+    if !(3..=3600).contains(&store.lease_ttl.as_secs()) {
+        issues.push(
+            "store.lease_ttl_secs",
+            "must be from 3 to 3600",
+            Some("60 suits most deployments; lower means faster failover and more renewals".into()),
+        );
+    }
     if let Err(reason) = check_store_url(&store.url) {
         issues.push(
             "store.url",

@@ -177,6 +177,8 @@ pub struct Store {
     faults: Arc<Faults>,
     /// Accounts assigned to a person by `people.toml`: (source, user id) → person id.
     people: Arc<std::sync::RwLock<Arc<Assignments>>>,
+    /// Instance lease lifetime (`[store] lease_ttl_secs`), in milliseconds.
+    lease_ttl_ms: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for Store {
@@ -620,6 +622,7 @@ impl Store {
             url: shown,
             faults: Arc::default(),
             people: Arc::default(),
+            lease_ttl_ms: Arc::new(std::sync::atomic::AtomicU64::new(60_000)),
         })
     }
 
@@ -640,6 +643,7 @@ impl Store {
             url: shown,
             faults: Arc::default(),
             people: Arc::default(),
+            lease_ttl_ms: Arc::new(std::sync::atomic::AtomicU64::new(60_000)),
         })
     }
 
@@ -677,6 +681,16 @@ impl Store {
             }
             Pool::Postgres(_) => None,
         }
+    }
+
+    /// How long instance leases last without renewal.
+    pub fn lease_ttl(&self) -> Duration {
+        Duration::from_millis(self.lease_ttl_ms.load(Ordering::Relaxed))
+    }
+
+    pub fn set_lease_ttl(&self, ttl: Duration) {
+        self.lease_ttl_ms
+            .store(ttl.as_millis() as u64, Ordering::Relaxed);
     }
 
     /// The URL with any password removed, for messages.
@@ -771,6 +785,16 @@ impl Store {
             Pool::Postgres(p) => {
                 let mut tx = pg_q::begin_page(p).await?;
                 if let Some(f) = fence {
+                    // The fence locks the lease row until commit. A writer that stalls inside
+                    // this transaction (SIGSTOP, a cut network) must not hold that lock, and so
+                    // the instance, forever: the server ends such a session after one lease
+                    // lifetime, rolling its writes back, and the takeover proceeds.
+                    sqlx::query(
+                        "SELECT set_config('idle_in_transaction_session_timeout', $1, true)",
+                    )
+                    .bind(format!("{}ms", self.lease_ttl().as_millis()))
+                    .execute(&mut *tx)
+                    .await?;
                     if !pg_q::check_fence(&mut tx, f).await? {
                         return Err(fenced(f));
                     }
@@ -1025,6 +1049,15 @@ impl Store {
         Ok(Err(
             current.unwrap_or_else(|| ("(just released)".into(), now))
         ))
+    }
+
+    /// (instance, holder) of every lease not yet expired.
+    pub async fn live_leases(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let now = Utc::now();
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::live_leases(p, now).await?,
+            Pool::Postgres(p) => pg_q::live_leases(p, now).await?,
+        })
     }
 
     /// Extends a held lease; `false` means it was lost (expired and taken over).

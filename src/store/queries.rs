@@ -886,6 +886,21 @@ macro_rules! define_queries {
             Ok(done.rows_affected() == 1)
         }
 
+        pub(super) async fn live_leases(
+            pool: &Pool<$db>,
+            now: DateTime<Utc>,
+        ) -> Result<Vec<(String, String)>, sqlx::Error> {
+            let rows = sqlx::query(
+                "SELECT source, holder FROM sync_lease WHERE expires_at > $1 ORDER BY source",
+            )
+            .bind(now)
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| Ok((r.try_get("source")?, r.try_get("holder")?)))
+                .collect()
+        }
+
         pub(super) async fn lease_holder(
             pool: &Pool<$db>,
             source: &str,

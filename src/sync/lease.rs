@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::store::{Fence, Store, StoreError};
 
 /// How long a lease lasts without renewal.
+/// The default lease lifetime (`[store] lease_ttl_secs`); each store carries its own.
 pub const LEASE_TTL: Duration = Duration::from_secs(60);
 
 /// Another holder has the instance.
@@ -65,12 +66,13 @@ pub async fn acquire(
     shutdown: &CancellationToken,
 ) -> Result<Result<LeaseGuard, Busy>, StoreError> {
     let holder = new_holder();
-    let mut claim = store.claim_lease(source, &holder, None, LEASE_TTL).await?;
+    let ttl = store.lease_ttl();
+    let mut claim = store.claim_lease(source, &holder, None, ttl).await?;
     if let Err((current, _)) = &claim {
         if holder_is_dead(current) {
             tracing::info!(instance = source, previous = %current, "taking over the lease of a process that is gone");
             claim = store
-                .claim_lease(source, &holder, Some(current), LEASE_TTL)
+                .claim_lease(source, &holder, Some(current), ttl)
                 .await?;
         }
     }
@@ -98,8 +100,9 @@ pub async fn acquire(
 async fn renew(store: Store, source: String, holder: String, token: CancellationToken) {
     let mut last_renewed = tokio::time::Instant::now();
     loop {
-        tokio::time::sleep(LEASE_TTL / 3).await;
-        match store.renew_lease(&source, &holder, LEASE_TTL).await {
+        let ttl = store.lease_ttl();
+        tokio::time::sleep(ttl / 3).await;
+        match store.renew_lease(&source, &holder, ttl).await {
             Ok(true) => last_renewed = tokio::time::Instant::now(),
             Ok(false) => {
                 tracing::error!(instance = %source, "lease lost to another process; stopping this run");
@@ -109,7 +112,7 @@ async fn renew(store: Store, source: String, holder: String, token: Cancellation
             Err(e) => {
                 tracing::warn!(instance = %source, error = %e, "could not renew the lease");
                 // Stop before the lease can expire under us.
-                if last_renewed.elapsed() > LEASE_TTL * 2 / 3 {
+                if last_renewed.elapsed() > store.lease_ttl() * 2 / 3 {
                     tracing::error!(instance = %source, "lease about to expire; stopping this run");
                     token.cancel();
                     return;

@@ -57,8 +57,8 @@ pub async fn postgres_store(test: &str) -> Option<PgGuard> {
 /// A PostgreSQL store whose schema is dropped by [`PgGuard::cleanup`].
 pub struct PgGuard {
     pub store: Store,
-    schema: String,
-    url: String,
+    pub schema: String,
+    pub url: String,
 }
 
 impl PgGuard {
