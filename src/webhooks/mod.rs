@@ -334,7 +334,7 @@ async fn metrics(State(app): State<AppState>, headers: HeaderMap) -> Response {
     match app.store.inbox_counts().await {
         Ok(counts) => {
             for inst in &app.config.connectors {
-                for state in ["pending", "dead"] {
+                for state in ["pending", "processing", "dead"] {
                     let n = counts
                         .iter()
                         .find(|(s, st, _)| *s == inst.id && st == state)
