@@ -60,6 +60,47 @@ where
     start.elapsed()
 }
 
+/// The first replica found holding a lease, and the instances it holds; `pause` between looks.
+async fn a_holder(store: &Store, replicas: &[Child], pause: Duration) -> (usize, Vec<String>) {
+    loop {
+        let now = holders(store).await;
+        if let Some(i) = replicas
+            .iter()
+            .position(|c| now.iter().any(|(_, p)| *p == c.id()))
+        {
+            let held = now
+                .iter()
+                .filter(|(_, p)| *p == replicas[i].id())
+                .map(|(s, _)| s.clone())
+                .collect();
+            return (i, held);
+        }
+        tokio::time::sleep(pause).await;
+    }
+}
+
+/// How long until every instance of `held` has a run that succeeded after `since`.
+async fn moved_on(
+    store: &Store,
+    held: &[String],
+    since: chrono::DateTime<chrono::Utc>,
+    what: &str,
+) -> Duration {
+    wait_for(Duration::from_secs(30), what, || {
+        let store = store.clone();
+        let held = held.to_vec();
+        async move {
+            for instance in &held {
+                if !succeeded_since(&store, instance, since).await {
+                    return false;
+                }
+            }
+            true
+        }
+    })
+    .await
+}
+
 /// Runs of `instance` that succeeded after `since`.
 async fn succeeded_since(
     store: &Store,
@@ -125,39 +166,15 @@ async fn replicas_share_the_work_survive_kill_9_and_fence_a_paused_holder() {
     // kill -9 a replica while it holds a lease: its instances run elsewhere soon after.
     let mut failovers = Vec::new();
     for _ in 0..3 {
-        let (victim, held) = loop {
-            let now = holders(&store).await;
-            if let Some(i) = replicas
-                .iter()
-                .position(|c| now.iter().any(|(_, p)| *p == c.id()))
-            {
-                let held: Vec<String> = now
-                    .iter()
-                    .filter(|(_, p)| *p == replicas[i].id())
-                    .map(|(s, _)| s.clone())
-                    .collect();
-                break (i, held);
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        };
+        let (victim, held) = a_holder(&store, &replicas, Duration::from_millis(20)).await;
         let killed_at = chrono::Utc::now();
         signal(&replicas[victim], libc::SIGKILL);
         let _ = replicas[victim].wait();
-        let took = wait_for(
-            Duration::from_secs(30),
+        let took = moved_on(
+            &store,
+            &held,
+            killed_at,
             "the killed replica's instances to run elsewhere",
-            || {
-                let store = store.clone();
-                let held = held.clone();
-                async move {
-                    for instance in &held {
-                        if !succeeded_since(&store, instance, killed_at).await {
-                            return false;
-                        }
-                    }
-                    true
-                }
-            },
         )
         .await;
         failovers.push(took);
@@ -169,38 +186,14 @@ async fn replicas_share_the_work_survive_kill_9_and_fence_a_paused_holder() {
 
     // SIGSTOP a holder mid-run, past its leases; others take its instances over. On SIGCONT
     // its next commit is refused by the epoch fence (or its heartbeat sees the loss first).
-    let (paused, held) = loop {
-        let now = holders(&store).await;
-        if let Some(i) = replicas
-            .iter()
-            .position(|c| now.iter().any(|(_, p)| *p == c.id()))
-        {
-            let held: Vec<String> = now
-                .iter()
-                .filter(|(_, p)| *p == replicas[i].id())
-                .map(|(s, _)| s.clone())
-                .collect();
-            break (i, held);
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    };
+    let (paused, held) = a_holder(&store, &replicas, Duration::from_millis(5)).await;
     let stopped_at = chrono::Utc::now();
     signal(&replicas[paused], libc::SIGSTOP);
-    let paused_failover = wait_for(
-        Duration::from_secs(30),
+    let paused_failover = moved_on(
+        &store,
+        &held,
+        stopped_at,
         "the paused replica's instances to run elsewhere",
-        || {
-            let store = store.clone();
-            let held = held.clone();
-            async move {
-                for instance in &held {
-                    if !succeeded_since(&store, instance, stopped_at).await {
-                        return false;
-                    }
-                }
-                true
-            }
-        },
     )
     .await;
     signal(&replicas[paused], libc::SIGCONT);

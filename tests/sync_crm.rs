@@ -4,16 +4,16 @@
 
 mod common;
 
-use std::sync::atomic::AtomicBool;
+use common::engine::{fast_worker, fixture, json, load_config, state};
+
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use chrono::Utc;
 use okno::config::Config;
-use okno::store::Store;
 use okno::sync::{sync_instance, RunOptions, Trigger};
-use okno::webhooks::{self, ingest::Ingest, worker, AppState};
+use okno::webhooks::{self, worker, AppState};
 use okno_connector::oauth::{Save, TokenSet};
 use okno_connector::{ExposeSecret, SecretString};
 use tokio_util::sync::CancellationToken;
@@ -23,35 +23,6 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const ZOHO_FIXTURES: &str = "connectors/zoho-crm/tests/fixtures";
 const ZOHO_HOOK_TOKEN: &str = "okno-7f3c2a91d4e8b6051c9e";
-
-fn fixture(dir: &str, name: &str) -> String {
-    std::fs::read_to_string(format!("{dir}/{name}")).unwrap()
-}
-
-fn json(body: String) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_raw(body.into_bytes(), "application/json")
-}
-
-fn load_config(toml: &str, env: &[(&str, &str)]) -> Arc<Config> {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("okno.toml");
-    std::fs::write(&file, toml).unwrap();
-    let env: Vec<(String, String)> = env
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    Arc::new(okno::config::load_with_env(&file, &env).unwrap().config)
-}
-
-fn state(config: &Arc<Config>, store: &Store) -> AppState {
-    AppState::new(
-        config.clone(),
-        store.clone(),
-        Ingest::start(store.clone()),
-        Arc::new(tokio::sync::Notify::new()),
-        Arc::new(AtomicBool::new(true)),
-    )
-}
 
 async fn post(state: &AppState, uri: &str, content_type: &str, body: String) -> StatusCode {
     let req = Request::post(uri)
@@ -63,16 +34,6 @@ async fn post(state: &AppState, uri: &str, content_type: &str, body: String) -> 
         .await
         .unwrap()
         .status()
-}
-
-fn fast_worker() -> worker::WorkerOptions {
-    worker::WorkerOptions {
-        max_attempts: 3,
-        first_retry: std::time::Duration::from_millis(1),
-        max_retry: std::time::Duration::from_millis(5),
-        poll: std::time::Duration::from_millis(5),
-        retention: std::time::Duration::from_secs(3600),
-    }
 }
 
 fn expired_pair(access: &str, refresh: &str) -> TokenSet {

@@ -3,74 +3,26 @@
 
 mod common;
 
-use std::sync::atomic::AtomicBool;
+use common::engine::{fast_worker, fixture, json, load_config, send, state};
+
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use okno::config::Config;
-use okno::store::Store;
 use okno::sync::{sync_instance, RunOptions, Trigger};
-use okno::webhooks::{self, ingest::Ingest, worker, AppState};
+use okno::webhooks::worker;
 use okno_connector::signature::{sign, Algorithm, Encoding};
 use okno_connector::SecretString;
 use tokio_util::sync::CancellationToken;
-use tower::ServiceExt;
 use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, MockServer};
 
 const TRELLO: &str = "connectors/trello/tests/fixtures";
 const ADS: &str = "6650f1a0d4f2b01c5e3e8b10";
 const BANNERS: &str = "67c584a8d4f2b01c5e3e8c01";
 const TRELLO_SECRET: &str = "trello-app-secret";
 const CALLBACK: &str = "https://okno.example.com/hooks/trello";
-
-fn fixture(dir: &str, name: &str) -> String {
-    std::fs::read_to_string(format!("{dir}/{name}")).unwrap()
-}
-
-fn json(body: String) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_raw(body.into_bytes(), "application/json")
-}
-
-fn load_config(toml: &str, env: &[(&str, &str)]) -> Arc<Config> {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("okno.toml");
-    std::fs::write(&file, toml).unwrap();
-    let env: Vec<(String, String)> = env
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    Arc::new(okno::config::load_with_env(&file, &env).unwrap().config)
-}
-
-fn state(config: &Arc<Config>, store: &Store) -> AppState {
-    AppState::new(
-        config.clone(),
-        store.clone(),
-        Ingest::start(store.clone()),
-        Arc::new(tokio::sync::Notify::new()),
-        Arc::new(AtomicBool::new(true)),
-    )
-}
-
-async fn send(state: &AppState, req: Request<Body>) -> StatusCode {
-    webhooks::router(state.clone())
-        .oneshot(req)
-        .await
-        .unwrap()
-        .status()
-}
-
-fn fast_worker() -> worker::WorkerOptions {
-    worker::WorkerOptions {
-        max_attempts: 3,
-        first_retry: std::time::Duration::from_millis(1),
-        max_retry: std::time::Duration::from_millis(5),
-        poll: std::time::Duration::from_millis(5),
-        retention: std::time::Duration::from_secs(3600),
-    }
-}
 
 async fn trello_mock() -> MockServer {
     let server = MockServer::start().await;

@@ -7,6 +7,8 @@
 
 #![allow(dead_code)]
 
+pub mod engine;
+
 use std::io::Write;
 use std::str::FromStr;
 use std::sync::Arc;
