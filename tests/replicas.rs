@@ -243,3 +243,103 @@ async fn replicas_share_the_work_survive_kill_9_and_fence_a_paused_holder() {
     );
     pg.cleanup().await;
 }
+
+/// Three processes that each need amoCRM's token at the same moment, against an amoCRM whose
+/// refresh token works exactly once: one refresh, and all three succeed with its result.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_processes_refresh_a_single_use_token_once() {
+    use okno_connector::oauth::{Save, TokenSet};
+    use okno_connector::{ExposeSecret, SecretString, TokenVault};
+    use wiremock::matchers::{body_string_contains, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let Some(pg) = common::postgres_store("three_processes_refresh_a_single_use_token_once").await
+    else {
+        return;
+    };
+    let server = MockServer::start().await;
+    let token =
+        std::fs::read_to_string("connectors/amocrm/tests/fixtures/token_refresh.json").unwrap();
+    Mock::given(method("POST"))
+        .and(path("/oauth2/access_token"))
+        .and(body_string_contains("\"refresh_token\":\"amo-refresh-0\""))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(token.into_bytes(), "application/json")
+                // Long enough for all three processes to be asking at once.
+                .set_delay(Duration::from_millis(500)),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let account = std::fs::read_to_string("connectors/amocrm/tests/fixtures/account.json").unwrap();
+    Mock::given(method("GET"))
+        .and(path("/api/v4/account"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_raw(account.into_bytes(), "application/hal+json"),
+        )
+        .expect(3)
+        .mount(&server)
+        .await;
+
+    let vault = TokenVault::new();
+    pg.store.attach_tokens(&vault);
+    let expired = TokenSet {
+        access_token: SecretString::from("amo-access-0".to_string()),
+        refresh_token: Some(SecretString::from("amo-refresh-0".to_string())),
+        expires_at: Some(chrono::Utc::now() - chrono::Duration::minutes(5)),
+        api_domain: None,
+    };
+    vault
+        .get()
+        .unwrap()
+        .save("amo", Save::Authorize, &expired)
+        .await
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let separator = if pg.url.contains('?') { '&' } else { '?' };
+    let url = format!(
+        "{}{separator}options=-c%20search_path%3D{}",
+        pg.url, pg.schema
+    );
+    let config = dir.path().join("okno.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[store]\nurl = \"{url}\"\n[[connector]]\nid = \"amo\"\nkind = \"amocrm\"\nbase_url = \"{}\"\n\
+             [connector.settings]\nsubdomain = \"okhvat\"\nclient_id = \"7b41e95c\"\nclient_secret = \"${{AMO_SECRET}}\"\n\
+             redirect_uri = \"https://okno.example.com/amocrm/callback\"\n",
+            server.uri()
+        ),
+    )
+    .unwrap();
+    let children: Vec<Child> = (0..3)
+        .map(|_| {
+            Command::new(env!("CARGO_BIN_EXE_okno"))
+                .args(["--config", config.to_str().unwrap(), "validate", "--online"])
+                .env_remove("OKNO_CONFIG")
+                .env("AMO_SECRET", "amo-secret")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{text}");
+        assert!(text.contains("amo (amocrm): ok"), "{text}");
+    }
+    server.verify().await;
+    let stored = vault.get().unwrap().load("amo").await.unwrap().unwrap();
+    assert!(stored
+        .tokens
+        .refresh_token
+        .unwrap()
+        .expose_secret()
+        .starts_with("def502003f8e1a7c"));
+    pg.cleanup().await;
+}
