@@ -2,7 +2,8 @@
 
 mod common;
 
-use std::sync::atomic::AtomicBool;
+use common::engine::{fast_worker, state};
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use axum::http::{Request, StatusCode};
 use chrono::Utc;
 use okno::config::Config;
 use okno::store::Store;
-use okno::webhooks::{self, ingest::Ingest, worker, AppState};
+use okno::webhooks::{self, worker, AppState};
 use okno_connector::signature::{sign, Algorithm, Encoding};
 use okno_connector::SecretString;
 use tower::ServiceExt;
@@ -59,16 +60,6 @@ webhook_signing_secret_previous = "${{ZD_HOOK_OLD}}"
     ]
     .map(|(k, v)| (k.to_string(), v.to_string()));
     Arc::new(okno::config::load_with_env(&path, &env).unwrap().config)
-}
-
-fn state(config: &Arc<Config>, store: &Store) -> AppState {
-    AppState::new(
-        config.clone(),
-        store.clone(),
-        Ingest::start(store.clone()),
-        Arc::new(tokio::sync::Notify::new()),
-        Arc::new(AtomicBool::new(true)),
-    )
 }
 
 fn event(ticket: u64, event_id: &str) -> String {
@@ -120,16 +111,6 @@ async fn zendesk(id: u64) -> MockServer {
         .mount(&server)
         .await;
     server
-}
-
-fn fast_worker() -> worker::WorkerOptions {
-    worker::WorkerOptions {
-        max_attempts: 3,
-        first_retry: Duration::ZERO,
-        max_retry: Duration::ZERO,
-        poll: Duration::from_millis(10),
-        retention: Duration::from_secs(86_400),
-    }
 }
 
 async fn inbox(store: &Store) -> Vec<(String, String, i64)> {

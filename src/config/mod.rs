@@ -396,7 +396,10 @@ pub fn load_with_env(path: &Path, env: &[(String, String)]) -> Result<Loaded, Co
             .url
             .unwrap_or_else(|| DEFAULT_STORE_URL.to_string()),
         max_connections: root.store.max_connections.unwrap_or(8),
-        lease_ttl: Duration::from_secs(root.store.lease_ttl_secs.unwrap_or(60)),
+        lease_ttl: root
+            .store
+            .lease_ttl_secs
+            .map_or(crate::sync::LEASE_TTL, Duration::from_secs),
     };
     if !(3..=3600).contains(&store.lease_ttl.as_secs()) {
         issues.push(

@@ -622,7 +622,9 @@ impl Store {
             url: shown,
             faults: Arc::default(),
             people: Arc::default(),
-            lease_ttl_ms: Arc::new(std::sync::atomic::AtomicU64::new(60_000)),
+            lease_ttl_ms: Arc::new(std::sync::atomic::AtomicU64::new(
+                crate::sync::LEASE_TTL.as_millis() as u64,
+            )),
         })
     }
 
@@ -643,7 +645,9 @@ impl Store {
             url: shown,
             faults: Arc::default(),
             people: Arc::default(),
-            lease_ttl_ms: Arc::new(std::sync::atomic::AtomicU64::new(60_000)),
+            lease_ttl_ms: Arc::new(std::sync::atomic::AtomicU64::new(
+                crate::sync::LEASE_TTL.as_millis() as u64,
+            )),
         })
     }
 
@@ -681,6 +685,14 @@ impl Store {
             }
             Pool::Postgres(_) => None,
         }
+    }
+
+    /// The accounts `people.toml` assigns, as of the last [`Store::apply_people`].
+    fn assigned(&self) -> Arc<Assignments> {
+        self.people
+            .read()
+            .map(|m| Arc::clone(&m))
+            .unwrap_or_default()
     }
 
     /// How long instance leases last without renewal.
@@ -758,11 +770,7 @@ impl Store {
             instance: f.source.clone(),
             epoch: f.epoch,
         };
-        let assigned = self
-            .people
-            .read()
-            .map(|m| Arc::clone(&m))
-            .unwrap_or_default();
+        let assigned = self.assigned();
         let batch = Batch::new(source, records, &assigned);
         let now = Utc::now();
         let fail = self.faults.fail_before_cursor.swap(false, Ordering::SeqCst);
@@ -901,11 +909,7 @@ impl Store {
         source: &str,
         records: &[Record],
     ) -> Result<Option<u64>, StoreError> {
-        let assigned = self
-            .people
-            .read()
-            .map(|m| Arc::clone(&m))
-            .unwrap_or_default();
+        let assigned = self.assigned();
         let batch = Batch::new(source, records, &assigned);
         let now = Utc::now();
         Ok(match &self.pool {

@@ -57,9 +57,9 @@ pub async fn send(state: &AppState, req: Request<Body>) -> StatusCode {
 pub fn fast_worker() -> worker::WorkerOptions {
     worker::WorkerOptions {
         max_attempts: 3,
-        first_retry: std::time::Duration::from_millis(1),
-        max_retry: std::time::Duration::from_millis(5),
-        poll: std::time::Duration::from_millis(5),
-        retention: std::time::Duration::from_secs(3600),
+        first_retry: std::time::Duration::ZERO,
+        max_retry: std::time::Duration::ZERO,
+        poll: std::time::Duration::from_millis(10),
+        retention: std::time::Duration::from_secs(86_400),
     }
 }

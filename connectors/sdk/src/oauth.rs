@@ -226,10 +226,6 @@ impl OAuthSession {
         }
     }
 
-    pub fn vault(&self) -> &TokenVault {
-        &self.vault
-    }
-
     /// The stored pair's extra facts (e.g. Zoho's `api_domain`), loading them if needed.
     pub async fn api_domain(&self) -> Result<Option<String>, ConnectorError> {
         let mut cache = self.cache.lock().await;
