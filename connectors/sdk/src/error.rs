@@ -21,6 +21,15 @@ pub enum ConnectorError {
         endpoint: &'static str,
         retry_after: Option<Duration>,
     },
+    /// A vendor quota is spent until a known time (Google Ads' daily operations, Yandex
+    /// Direct's points, Meta's usage windows). Not an error to retry: the engine records it as
+    /// the instance's state, shows it in `okno status`, and schedules nothing before `until`.
+    #[error("{endpoint}: the vendor's quota is spent until {} ({message})", until.format("%Y-%m-%d %H:%M UTC"))]
+    Quota {
+        endpoint: &'static str,
+        until: chrono::DateTime<chrono::Utc>,
+        message: String,
+    },
     /// Server errors, timeouts, broken connections: the next run will likely succeed.
     #[error("{endpoint}: temporary failure after {attempts} attempt(s): {message}")]
     Transient {
@@ -52,10 +61,27 @@ impl ConnectorError {
         match self {
             ConnectorError::Auth { .. } => "auth",
             ConnectorError::RateLimited { .. } => "rate_limited",
+            ConnectorError::Quota { .. } => "quota",
             ConnectorError::Transient { .. } => "transient",
             ConnectorError::Permanent { .. } => "permanent",
             ConnectorError::Decode { .. } => "decode",
             ConnectorError::Invalid(_) => "invalid",
+        }
+    }
+
+    /// When the vendor said it will take requests again, for throttling that outlasted the
+    /// client's own waits: the engine schedules nothing for the instance before then.
+    pub fn resume_at(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<chrono::DateTime<chrono::Utc>> {
+        match self {
+            ConnectorError::Quota { until, .. } => Some(*until),
+            ConnectorError::RateLimited {
+                retry_after: Some(d),
+                ..
+            } => chrono::Duration::from_std(*d).ok().map(|d| now + d),
+            _ => None,
         }
     }
 

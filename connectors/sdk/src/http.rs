@@ -142,6 +142,22 @@ impl fmt::Debug for HttpClient {
     }
 }
 
+/// What a connector makes of a response its vendor words in the body (Meta's throttling codes
+/// in a 400, Yandex Direct's errors in a 200, Google Ads' `RESOURCE_EXHAUSTED`), decided before
+/// the generic status rules. `None` leaves the response to those rules.
+#[derive(Debug)]
+pub enum Verdict {
+    /// Try again (within the retry policy) after `wait`, or after the usual backoff.
+    Retry {
+        wait: Option<Duration>,
+        why: String,
+        /// A final failure is reported as rate limiting rather than as a transient error.
+        throttled: bool,
+    },
+    /// Stop with this error.
+    Fail(ConnectorError),
+}
+
 /// Why an attempt failed and whether another may help.
 enum Attempt {
     Retry {
@@ -215,6 +231,24 @@ impl HttpClient {
     where
         F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     {
+        self.send_classified(endpoint, bucket, build, |_| None)
+            .await
+    }
+
+    /// [`HttpClient::send`] for vendors that report errors and throttling in the body:
+    /// `classify` sees every response first (2xx included) and may turn it into a retry or a
+    /// failure; what it leaves (`None`) follows the generic rules.
+    pub async fn send_classified<F, C>(
+        &self,
+        endpoint: &'static str,
+        bucket: &str,
+        build: F,
+        classify: C,
+    ) -> Result<HttpResponse, ConnectorError>
+    where
+        F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+        C: Fn(&HttpResponse) -> Option<Verdict>,
+    {
         let policy = self.retry;
         let mut attempt = 0u32;
         loop {
@@ -229,7 +263,7 @@ impl HttpClient {
                 attempt
             );
             let outcome = self
-                .attempt(endpoint, build(&self.client))
+                .attempt(endpoint, build(&self.client), &classify)
                 .instrument(span)
                 .await;
             let (wait, why, throttled) = match outcome {
@@ -316,11 +350,15 @@ impl HttpClient {
         .increment(1);
     }
 
-    async fn attempt(
+    async fn attempt<C>(
         &self,
         endpoint: &'static str,
         req: reqwest::RequestBuilder,
-    ) -> Result<HttpResponse, Attempt> {
+        classify: &C,
+    ) -> Result<HttpResponse, Attempt>
+    where
+        C: Fn(&HttpResponse) -> Option<Verdict>,
+    {
         let resp = match req.send().await {
             Ok(r) => r,
             Err(e) => {
@@ -346,13 +384,33 @@ impl HttpClient {
         };
         tracing::debug!(status = status.as_u16(), bytes = body.len(), "response");
         self.count_response(status.as_u16());
-        if status.is_success() || status.is_redirection() {
-            return Ok(HttpResponse {
-                status,
-                headers,
-                body,
-            });
+        let resp = HttpResponse {
+            status,
+            headers,
+            body,
+        };
+        match classify(&resp) {
+            Some(Verdict::Fail(e)) => return Err(Attempt::Fail(e)),
+            Some(Verdict::Retry {
+                wait,
+                why,
+                throttled,
+            }) => {
+                if throttled {
+                    self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
+                }
+                return Err(Attempt::Retry {
+                    wait,
+                    why,
+                    throttled,
+                });
+            }
+            None => {}
         }
+        if status.is_success() || status.is_redirection() {
+            return Ok(resp);
+        }
+        let HttpResponse { headers, body, .. } = resp;
         let message = error_excerpt(&body);
         match status.as_u16() {
             401 | 403 => Err(Attempt::Fail(ConnectorError::Auth {
@@ -443,7 +501,7 @@ pub fn rate_limit_reset(
 }
 
 /// The start of an error body, for messages: enough to see the vendor's reason, never a dump.
-fn error_excerpt(body: &[u8]) -> String {
+pub fn error_excerpt(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
     let text = text.trim();
     let mut out: String = text.chars().take(300).collect();
@@ -564,5 +622,59 @@ mod tests {
         let before = tokio::time::Instant::now();
         client.wait_for_budget("other").await;
         assert_eq!(before.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test]
+    async fn a_classifier_turns_body_worded_throttling_into_retries_and_errors() {
+        use wiremock::matchers::method;
+        use wiremock::{Mock, MockServer, ResponseTemplate};
+        let server = MockServer::start().await;
+        // A vendor that throttles with HTTP 400 and a code in the body, twice, then answers.
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(400).set_body_string(r#"{"error":{"code":17}}"#))
+            .up_to_n_times(2)
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200).set_body_string(r#"{"ok":true}"#))
+            .mount(&server)
+            .await;
+        let mut options = HttpOptions::default();
+        options.retry.initial_backoff = Duration::from_millis(1);
+        options.retry.max_backoff = Duration::from_millis(2);
+        let client = HttpClient::new("test", "t", &options).unwrap();
+        let url = server.uri();
+        let classify = |r: &HttpResponse| {
+            (r.status == 400 && r.body.windows(10).any(|w| w == b"\"code\":17}")).then(|| {
+                Verdict::Retry {
+                    wait: None,
+                    why: "user request limit".into(),
+                    throttled: true,
+                }
+            })
+        };
+        let resp = client
+            .send_classified("x", "b", |c| c.get(&url), classify)
+            .await
+            .unwrap();
+        assert_eq!(resp.body, br#"{"ok":true}"#);
+        assert_eq!(client.stats().retries.load(Ordering::Relaxed), 2);
+        assert_eq!(client.stats().rate_limited.load(Ordering::Relaxed), 2);
+        // A 200 the classifier rejects fails without a retry.
+        let err = client
+            .send_classified(
+                "x",
+                "b",
+                |c| c.get(&url),
+                |_| {
+                    Some(Verdict::Fail(ConnectorError::Invalid(
+                        "error in a 200".into(),
+                    )))
+                },
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.class(), "invalid");
+        assert_eq!(client.stats().retries.load(Ordering::Relaxed), 2);
     }
 }

@@ -15,6 +15,7 @@
 //! - [`money`]: decimal [`Money`] with an ISO 4217 [`Currency`].
 //! - [`oauth`]: OAuth 2.0 sessions whose tokens live in the store ([`OAuthSession`]), refreshed
 //!   by one process at a time and stored durably before use.
+//! - [`spend`]: the look-back plan every ad-platform connector pulls spend by ([`spend::SpendCursor`]).
 //! - [`webhook`]: verifying and parsing pushed deliveries ([`webhook::WebhookHandler`]).
 //! - `testkit` (feature `testkit`): fixtures and mock-server helpers for connector tests.
 
@@ -26,6 +27,7 @@ pub mod oauth;
 pub mod record;
 pub mod settings;
 pub mod signature;
+pub mod spend;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod webhook;
@@ -35,18 +37,20 @@ pub use connector::{
     StreamSpec,
 };
 pub use error::{ConnectorError, SettingsError};
-pub use http::{HttpClient, HttpOptions, RetryPolicy};
+pub use http::{HttpClient, HttpOptions, HttpResponse, RetryPolicy, Verdict};
 pub use money::{Currency, Money, MoneyError};
 pub use oauth::{OAuthSession, Refresher, TokenSet, TokenStore, TokenVault};
 pub use record::{
-    Deleted, DeletedKind, Group, Identity, Lead, LeadEntity, Marks, Record, Stage, StageCategory,
-    StatusCategory, Task, Ticket, TicketMetrics,
+    AdAccount, AdSpend, Campaign, ClickId, ClickKind, Deleted, DeletedKind, FxRate, Group,
+    Identity, Lead, LeadEntity, Marks, Record, SpendWindow, Stage, StageCategory, StatusCategory,
+    Task, Ticket, TicketMetrics,
 };
 pub use secrecy::{ExposeSecret, SecretString};
 
 /// Re-exported so connector crates use the same versions as the SDK.
 pub use async_trait::async_trait;
 pub use chrono;
+pub use chrono_tz;
 pub use reqwest;
 pub use rust_decimal;
 pub use serde_json;

@@ -4,7 +4,7 @@
 //! and `raw`, the vendor's JSON for the object exactly as received, so any figure can be traced
 //! back and a changed mapping can be replayed without calling the vendor again.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -23,6 +23,12 @@ pub enum Record {
     // Boxed for the same reason as leads.
     Task(Box<Task>),
     Deleted(Deleted),
+    AdAccount(AdAccount),
+    Campaign(Campaign),
+    AdSpend(AdSpend),
+    ClickId(ClickId),
+    SpendWindow(SpendWindow),
+    FxRate(FxRate),
 }
 
 impl Record {
@@ -37,6 +43,12 @@ impl Record {
             Record::Stage(_) => "pipeline_stage",
             Record::Task(_) => "task",
             Record::Deleted(d) => d.kind.table(),
+            Record::AdAccount(_) => "ad_account",
+            Record::Campaign(_) => "campaign",
+            Record::AdSpend(_) => "ad_spend_daily",
+            Record::ClickId(_) => "click_id",
+            Record::SpendWindow(_) => "ad_account",
+            Record::FxRate(_) => "fx_rate",
         }
     }
 }
@@ -288,4 +300,111 @@ pub struct Task {
     pub estimate: Option<Decimal>,
     pub deleted_at: Option<DateTime<Utc>>,
     pub raw: Box<RawValue>,
+}
+
+/// An advertising account: the currency it is billed in and the time zone its days are counted
+/// in. Key: (source, account_id).
+#[derive(Debug, Clone, Serialize)]
+pub struct AdAccount {
+    /// The platform's account id (Google customer id without dashes, Yandex client login, Meta
+    /// `act_<id>`, VK account id).
+    pub account_id: String,
+    pub name: Option<String>,
+    pub currency: crate::Currency,
+    /// IANA time zone (`Europe/Moscow`) the platform reports this account's days in.
+    pub time_zone: String,
+    pub raw: Box<RawValue>,
+}
+
+/// An advertising campaign. Key: (source, account_id, campaign_id).
+#[derive(Debug, Clone, Serialize)]
+pub struct Campaign {
+    pub account_id: String,
+    pub campaign_id: String,
+    pub name: String,
+    /// The platform's status, as it spells it (ENABLED, ACTIVE, ON...).
+    pub status: Option<String>,
+    /// The channel figures group this campaign under: the connector kind (`google_ads`...)
+    /// unless the instance configures another.
+    pub channel: String,
+    /// The `utm_campaign` value the platform's tracking template sets, when it knows one.
+    pub utm_campaign: Option<String>,
+    pub raw: Box<RawValue>,
+}
+
+/// What one campaign cost on one day. Key: (source, account_id, campaign_id, date).
+/// Platforms restate recent days; a later pull of the same day overwrites the row.
+#[derive(Debug, Clone, Serialize)]
+pub struct AdSpend {
+    pub account_id: String,
+    pub campaign_id: String,
+    /// The day in the **account's** time zone, as the platform reports it.
+    pub date: NaiveDate,
+    /// Exact: micros and decimal strings are converted without floating point.
+    pub cost: Decimal,
+    pub currency: crate::Currency,
+    /// Whether `cost` includes VAT (Yandex Direct `IncludeVAT`); `None` where the platform
+    /// does not say (Google, Meta and VK report without VAT).
+    pub vat_included: Option<bool>,
+    pub impressions: Option<i64>,
+    pub clicks: Option<i64>,
+    /// Conversions as the platform counts them (Google reports fractions).
+    pub conversions: Option<Decimal>,
+    pub raw: Box<RawValue>,
+}
+
+/// Which platform a click id comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClickKind {
+    Gclid,
+    Yclid,
+    Fbclid,
+    Vk,
+}
+
+impl ClickKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClickKind::Gclid => "gclid",
+            ClickKind::Yclid => "yclid",
+            ClickKind::Fbclid => "fbclid",
+            ClickKind::Vk => "vk",
+        }
+    }
+}
+
+/// A click id resolved to the campaign it came from (Google Ads `click_view`), so a lead
+/// carrying it is attributed exactly. Key: (source, click_id).
+#[derive(Debug, Clone, Serialize)]
+pub struct ClickId {
+    pub click_id: String,
+    pub kind: ClickKind,
+    pub account_id: String,
+    pub campaign_id: String,
+    /// The day of the click in the account's time zone.
+    pub date: NaiveDate,
+}
+
+/// Says that the page holds **every** spend row of `account_id` from `from` to `to` (inclusive,
+/// account days): a row stored for those days that the page does not repeat was restated to
+/// nothing and is zeroed. Days from `provisional_from` on may still be restated by the
+/// platform, so figures that include them are marked provisional.
+#[derive(Debug, Clone, Serialize)]
+pub struct SpendWindow {
+    pub account_id: String,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub provisional_from: NaiveDate,
+}
+
+/// An exchange rate on one day: one unit of `currency` is worth `rate` units of `base`.
+/// Key: (date, currency, base); the rate of a day replaces an earlier one for the same day.
+#[derive(Debug, Clone, Serialize)]
+pub struct FxRate {
+    pub date: NaiveDate,
+    pub currency: crate::Currency,
+    pub base: crate::Currency,
+    /// Units of `base` per one unit of `currency`, exact (the Bank of Russia's `VunitRate`).
+    pub rate: Decimal,
 }
