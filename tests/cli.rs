@@ -190,3 +190,72 @@ fn a_second_daemon_on_one_sqlite_file_is_refused_with_the_way_out() {
     assert!(t.contains(&format!("pid {}", first.id())), "{t}");
     assert!(t.contains("use PostgreSQL"), "{t}");
 }
+
+#[test]
+fn import_spend_and_rates_from_csv_then_status_shows_the_accounts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("okno.toml");
+    let db = dir.path().join("okno.db");
+    std::fs::write(
+        &path,
+        format!("[store]\nurl = \"sqlite://{}\"\n", db.display()),
+    )
+    .unwrap();
+    let config = path.to_str().unwrap();
+    let spend = dir.path().join("spend.csv");
+    std::fs::write(
+        &spend,
+        "date;channel;account;campaign_id;campaign_name;cost;currency;clicks\n\
+         2026-11-01;influencers;bloggers;anna;Блогер Анна;12 500,50;RUB;340\n\
+         2026-11-02;influencers;bloggers;anna;Блогер Анна;99,50;RUB;12\n",
+    )
+    .unwrap();
+    let args = [
+        "--config",
+        config,
+        "import",
+        "spend",
+        spend.to_str().unwrap(),
+        "--time-zone",
+        "Europe/Moscow",
+    ];
+    let out = okno(&args);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("import: 2 spend rows of 1 campaign(s) in 1 account(s), 2026-11-01 to 2026-11-02; 4 row(s) inserted or changed"), "{}", text(&out));
+    let again = okno(&args);
+    assert!(
+        text(&again).contains("; 0 row(s) inserted or changed"),
+        "re-import is idempotent: {}",
+        text(&again)
+    );
+
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "date,channel,campaign_id,cost,currency\n2026-11-03,seo,x,abc,RUB\n",
+    )
+    .unwrap();
+    let out = okno(&["--config", config, "import", "spend", bad.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("line 2: cost \"abc\" is not a number"),
+        "{}",
+        text(&out)
+    );
+
+    let fx = dir.path().join("fx.csv");
+    std::fs::write(&fx, "date,currency,rate\n2026-11-01,USD,81.4967\n").unwrap();
+    let out = okno(&["--config", config, "import", "fx", fx.to_str().unwrap()]);
+    assert!(
+        text(&out).contains("import: 1 exchange rates; 1 row(s) inserted or changed"),
+        "{}",
+        text(&out)
+    );
+
+    let status = okno(&["--config", config, "status", "--format", "json"]);
+    let report: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let account = &report["ad_accounts"][0];
+    assert_eq!(account["account"], "bloggers");
+    assert_eq!(account["currency"], "RUB");
+    assert_eq!(account["time_zone"], "Europe/Moscow");
+}

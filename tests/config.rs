@@ -346,3 +346,25 @@ fn settings_are_checked_even_when_other_keys_of_the_block_are_wrong() {
         "{err}"
     );
 }
+
+#[test]
+fn fixed_exchange_rates_are_exact_and_each_mistake_is_named() {
+    let good = "[[fx]]\ncurrency = \"USD\"\nrate = \"81.4967\"\nfrom = \"2026-11-01\"\nto = \"2026-11-03\"\n";
+    let loaded = load(good).unwrap();
+    let fx = &loaded.config.fx[0];
+    assert_eq!(fx.base.as_str(), "RUB", "the base defaults to roubles");
+    assert_eq!(fx.rate.to_string(), "81.4967");
+    assert_eq!(
+        fx.records().count(),
+        3,
+        "one rate per day, both ends included"
+    );
+
+    let issue = single_issue(load("[[fx]]\ncurrency = \"USD\"\nrate = 81.4967\nfrom = \"2026-11-01\"\nto = \"2026-11-03\"\n"), "fx[0].rate");
+    assert!(issue.hint.unwrap().contains("quoted"));
+    single_issue(load("[[fx]]\ncurrency = \"USD\"\nrate = \"81\"\nfrom = \"2026-11-05\"\nto = \"2026-11-03\"\n"), "fx[0].to");
+    single_issue(load("[[fx]]\ncurrency = \"US\"\nrate = \"81\"\nfrom = \"2026-11-01\"\nto = \"2026-11-03\"\n"), "fx[0].currency");
+    single_issue(load("[[fx]]\ncurrency = \"USD\"\nrate = \"81\"\nfrom = \"1.11.2026\"\nto = \"2026-11-03\"\n"), "fx[0].from");
+    single_issue(load("[[fx]]\ncurrency = \"USD\"\nrate = \"-1\"\nfrom = \"2026-11-01\"\nto = \"2026-11-03\"\n"), "fx[0].rate");
+    single_issue(load("[[fx]]\ncurrency = \"USD\"\nrate = \"81\"\nform = \"2026-11-01\"\nfrom = \"2026-11-01\"\nto = \"2026-11-03\"\n"), "fx[0].form");
+}

@@ -135,7 +135,7 @@ store_test!(async fn run_history_records_outcomes_and_interruptions(store) {
     use okno::store::{RunOutcome, RunStatus};
     let done = store.start_run("zd", "tickets", "manual").await.unwrap();
     store
-        .finish_run(done, &RunOutcome { pages: 3, records: 250, status: RunStatus::Succeeded, error: None })
+        .finish_run(done, &RunOutcome { pages: 3, records: 250, status: RunStatus::Succeeded, error: None, resume_at: None })
         .await
         .unwrap();
     let _stuck = store.start_run("zd", "users", "schedule").await.unwrap();

@@ -85,6 +85,11 @@ pub enum Command {
     /// Webhook deliveries waiting in the inbox.
     #[command(subcommand)]
     Webhooks(WebhooksCommand),
+    /// Load what no connector pulls from a CSV file: spend of channels without an API, or
+    /// exchange rates. The whole file is checked first; any bad row (reported with its line)
+    /// imports nothing. Re-importing a file changes nothing.
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// Authorise an OAuth connector instance once: exchange the vendor's one-time code for a
     /// token pair and store it. Refreshes are automatic afterwards.
     Auth {
@@ -113,6 +118,34 @@ pub enum WebhooksCommand {
     Register {
         /// The instance id (`[[connector]] id`).
         instance: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Daily spend per campaign. Columns: date, channel, campaign_id, cost, currency (required);
+    /// account, campaign_name, impressions, clicks, conversions, vat_included (optional).
+    Spend {
+        /// The CSV file (`,` or `;` delimited, header row, UTF-8).
+        file: PathBuf,
+        /// Name the rows are stored under (their `source`), e.g. one per agency.
+        #[arg(long, default_value = "import")]
+        source: String,
+        /// The IANA time zone the file's dates are in.
+        #[arg(long, default_value = "UTC")]
+        time_zone: String,
+        /// The file is the whole truth for each account and the days it covers: rows stored
+        /// earlier for those days and missing from the file are set to zero.
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Exchange rates. Columns: date, currency, rate (required); base (default RUB). One unit
+    /// of `currency` is worth `rate` units of `base`.
+    Fx {
+        file: PathBuf,
+        /// Recorded as the rates' origin.
+        #[arg(long, default_value = "import")]
+        source: String,
     },
 }
 
@@ -160,6 +193,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("{instance}: {line}");
             }
             Ok(())
+        }
+        Command::Import(cmd) => {
+            let config = load(&cli.config)?;
+            import(&config, cmd).await
         }
         Command::Webhooks(WebhooksCommand::Replay { id }) => {
             let config = load(&cli.config)?;
@@ -243,6 +280,10 @@ async fn open_store(config: &Config) -> anyhow::Result<Store> {
     store.set_lease_ttl(config.store.lease_ttl);
     store.attach_tokens(&config.tokens);
     store.apply_people(&config.people).await?;
+    if !config.fx.is_empty() {
+        let rates: Vec<_> = config.fx.iter().flat_map(|f| f.records()).collect();
+        store.import_records("config", &rates).await?;
+    }
     Ok(store)
 }
 
@@ -562,6 +603,7 @@ async fn status(config: &Config, store: &Store, format: Format) -> anyhow::Resul
                 "pages": run.map(|r| r.pages),
                 "cursor_age_secs": state.filter(|s| s.has_cursor).map(|s| (now - s.updated_at).num_seconds()),
                 "error": run.and_then(|r| r.error.clone()),
+                "quota_wait_until": run.and_then(|r| r.resume_at).filter(|t| *t > now),
             }));
         }
     }
@@ -582,6 +624,24 @@ async fn status(config: &Config, store: &Store, format: Format) -> anyhow::Resul
             })
         })
         .collect();
+    // Restatements of the last week: recent figures finance should read as provisional.
+    let accounts = store.ad_accounts(now - chrono::Duration::days(7)).await?;
+    let accounts: Vec<serde_json::Value> = accounts
+        .iter()
+        .map(|a| {
+            serde_json::json!({
+                "instance": a.source,
+                "account": a.account_id,
+                "name": a.name,
+                "currency": a.currency,
+                "time_zone": a.time_zone,
+                "pulled_through": a.pulled_through,
+                "provisional_from": a.provisional_from,
+                "pulled_at": a.pulled_at,
+                "restated_rows_7d": a.restated_rows,
+            })
+        })
+        .collect();
     if format == Format::Json {
         let inbox: Vec<serde_json::Value> = inbox
             .iter()
@@ -598,6 +658,7 @@ async fn status(config: &Config, store: &Store, format: Format) -> anyhow::Resul
                 "webhook_inbox": inbox,
                 "dead_deliveries": dead,
                 "oauth_tokens": tokens,
+                "ad_accounts": accounts,
             }))?
         );
         return Ok(());
@@ -606,7 +667,7 @@ async fn status(config: &Config, store: &Store, format: Format) -> anyhow::Resul
         "{:<14} {:<16} {:<20} {:<12} {:>9} {:>11}  ERROR",
         "INSTANCE", "STREAM", "LAST RUN (UTC)", "RESULT", "RECORDS", "CURSOR AGE"
     );
-    for r in rows {
+    for r in &rows {
         let s = |k: &str| r[k].as_str().unwrap_or("").to_string();
         let started = r["last_run_started_at"]
             .as_str()
@@ -622,6 +683,8 @@ async fn status(config: &Config, store: &Store, format: Format) -> anyhow::Resul
             .unwrap_or_else(|| "-".into());
         let result = if r["enabled"].as_bool() == Some(false) {
             "disabled".to_string()
+        } else if r["quota_wait_until"].is_string() {
+            "quota-wait".to_string()
         } else {
             s("result")
         };
@@ -635,6 +698,46 @@ async fn status(config: &Config, store: &Store, format: Format) -> anyhow::Resul
             age,
             s("error")
         );
+    }
+    let waits: Vec<&serde_json::Value> = rows
+        .iter()
+        .filter(|r| r["quota_wait_until"].is_string())
+        .collect();
+    if !waits.is_empty() {
+        println!();
+        println!("VENDOR QUOTAS (spent; nothing of the instance runs before the reset)");
+        for r in waits {
+            println!(
+                "  {:<14} {:<16} until {}",
+                r["instance"].as_str().unwrap_or(""),
+                r["stream"].as_str().unwrap_or(""),
+                r["quota_wait_until"]
+                    .as_str()
+                    .map(|t| t.get(..19).unwrap_or(t).replace('T', " ") + " UTC")
+                    .unwrap_or_default()
+            );
+        }
+    }
+    if !accounts.is_empty() {
+        println!();
+        println!("AD ACCOUNTS (days from PROVISIONAL on may still be restated by the platform)");
+        println!(
+            "  {:<14} {:<22} {:<4} {:<20} {:<11} {:<11} {:>12}",
+            "INSTANCE", "ACCOUNT", "CUR", "TIME ZONE", "PULLED TO", "PROVISIONAL", "RESTATED 7D"
+        );
+        for a in &accounts {
+            let text = |k: &str| a[k].as_str().unwrap_or("-").to_string();
+            println!(
+                "  {:<14} {:<22} {:<4} {:<20} {:<11} {:<11} {:>12}",
+                text("instance"),
+                text("account"),
+                text("currency"),
+                text("time_zone"),
+                text("pulled_through"),
+                text("provisional_from"),
+                a["restated_rows_7d"].as_i64().unwrap_or(0)
+            );
+        }
     }
     if !tokens.is_empty() {
         println!();
@@ -682,6 +785,48 @@ async fn status(config: &Config, store: &Store, format: Format) -> anyhow::Resul
             );
         }
     }
+    Ok(())
+}
+
+async fn import(config: &Config, cmd: ImportCommand) -> anyhow::Result<()> {
+    let open_file = |file: &PathBuf| {
+        std::fs::File::open(file)
+            .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", file.display()))
+    };
+    let (source, records, summary) = match &cmd {
+        ImportCommand::Spend {
+            file,
+            source,
+            time_zone,
+            replace,
+        } => {
+            if time_zone.parse::<okno_connector::chrono_tz::Tz>().is_err() {
+                bail!("--time-zone {time_zone:?} is not an IANA time zone such as Europe/Moscow or UTC");
+            }
+            let out = crate::import::spend(open_file(file)?, time_zone, *replace)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            let summary = format!(
+                "{} spend rows of {} campaign(s) in {} account(s), {} to {}",
+                out.rows, out.campaigns, out.accounts, out.first, out.last
+            );
+            (source, out.records, summary)
+        }
+        ImportCommand::Fx { file, source } => {
+            let records = crate::import::fx(open_file(file)?)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            let summary = format!("{} exchange rates", records.len());
+            (source, records, summary)
+        }
+    };
+    if config.instance(source).is_some() {
+        bail!(
+            "--source {source:?} is a connector instance in {}; imports need a name of their own",
+            config.path.display()
+        );
+    }
+    let store = open_store(config).await?;
+    let written = store.import_records(source, &records).await?;
+    println!("{source}: {summary}; {written} row(s) inserted or changed");
     Ok(())
 }
 

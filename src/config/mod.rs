@@ -194,6 +194,37 @@ pub struct Config {
     pub tokens: okno_connector::TokenVault,
     /// `people.toml` beside the configuration file (empty when there is none).
     pub people: std::sync::Arc<people::People>,
+    /// `[[fx]]` blocks: exchange rates fixed by hand for a range of days.
+    pub fx: Vec<FixedRate>,
+}
+
+/// One `[[fx]]` block: one unit of `currency` is worth `rate` units of `base` on every day
+/// from `from` to `to`. Written into `fx_rate` at start (origin `config`), where a rate from
+/// another origin for the same day is replaced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FixedRate {
+    pub currency: okno_connector::Currency,
+    pub base: okno_connector::Currency,
+    pub rate: okno_connector::rust_decimal::Decimal,
+    pub from: chrono::NaiveDate,
+    pub to: chrono::NaiveDate,
+}
+
+impl FixedRate {
+    /// The block as one rate record per day.
+    pub fn records(&self) -> impl Iterator<Item = okno_connector::Record> + '_ {
+        self.from
+            .iter_days()
+            .take_while(|d| *d <= self.to)
+            .map(|date| {
+                okno_connector::Record::FxRate(okno_connector::FxRate {
+                    date,
+                    currency: self.currency,
+                    base: self.base,
+                    rate: self.rate,
+                })
+            })
+    }
 }
 
 impl Config {
@@ -219,9 +250,119 @@ struct RawRoot {
     /// Validated one by one below, so one bad block does not hide the others' problems.
     #[serde(default, rename = "connector")]
     _connectors: serde_json::Value,
+    #[serde(default, rename = "fx")]
+    _fx: serde_json::Value,
 }
 
-const ROOT_KEYS: &[&str] = &["store", "log", "server", "connector"];
+const ROOT_KEYS: &[&str] = &["store", "log", "server", "connector", "fx"];
+
+#[derive(Deserialize)]
+struct RawFx {
+    currency: String,
+    base: Option<String>,
+    /// A string, so the rate stays exact (a TOML float would not).
+    rate: serde_json::Value,
+    from: String,
+    to: String,
+}
+
+const FX_KEYS: &[&str] = &["currency", "base", "rate", "from", "to"];
+
+/// The longest range one `[[fx]]` block may cover (ten years of daily rows).
+const FX_MAX_DAYS: i64 = 3660;
+
+fn fixed_rates(tree: &serde_json::Value, issues: &mut Issues) -> Vec<FixedRate> {
+    let items = match tree.get("fx") {
+        None => return Vec::new(),
+        Some(serde_json::Value::Array(items)) => items.clone(),
+        Some(_) => {
+            issues.push("fx", "must be a list of [[fx]] blocks", None);
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::new();
+    for (i, value) in items.iter().enumerate() {
+        let prefix = format!("fx[{i}]");
+        let Some(raw) = section::<RawFx>(value, &prefix, FX_KEYS, issues) else {
+            continue;
+        };
+        let currency = |issues: &mut Issues, key: &str, text: &str| match text.parse() {
+            Ok(c) => Some(c),
+            Err(e) => {
+                issues.push(format!("{prefix}.{key}"), format!("{e}"), None);
+                None
+            }
+        };
+        let cur = currency(issues, "currency", &raw.currency);
+        let base = currency(issues, "base", raw.base.as_deref().unwrap_or("RUB"));
+        let rate = match &raw.rate {
+            serde_json::Value::String(t) => {
+                match t.trim().parse::<okno_connector::rust_decimal::Decimal>() {
+                    Ok(r) if r > okno_connector::rust_decimal::Decimal::ZERO => Some(r),
+                    _ => {
+                        issues.push(
+                            format!("{prefix}.rate"),
+                            format!("{t:?} is not a positive number"),
+                            Some("e.g. rate = \"92.50\"".into()),
+                        );
+                        None
+                    }
+                }
+            }
+            other => {
+                issues.push(
+                    format!("{prefix}.rate"),
+                    format!("{other} must be written as a string"),
+                    Some(format!("rate = \"{other}\": quoted, the rate is kept exactly (a TOML number is a float)")),
+                );
+                None
+            }
+        };
+        let day =
+            |issues: &mut Issues, key: &str, text: &str| match chrono::NaiveDate::parse_from_str(
+                text, "%Y-%m-%d",
+            ) {
+                Ok(d) => Some(d),
+                Err(_) => {
+                    issues.push(
+                        format!("{prefix}.{key}"),
+                        format!("{text:?} is not a date"),
+                        Some("e.g. 2026-11-01".into()),
+                    );
+                    None
+                }
+            };
+        let from = day(issues, "from", &raw.from);
+        let to = day(issues, "to", &raw.to);
+        let (Some(currency), Some(base), Some(rate), Some(from), Some(to)) =
+            (cur, base, rate, from, to)
+        else {
+            continue;
+        };
+        if currency == base {
+            issues.push(
+                format!("{prefix}.base"),
+                format!("currency and base are both {currency}"),
+                None,
+            );
+        } else if to < from || (to - from).num_days() > FX_MAX_DAYS {
+            issues.push(
+                format!("{prefix}.to"),
+                format!("must be on or after `from` and at most {FX_MAX_DAYS} days after it"),
+                None,
+            );
+        } else {
+            out.push(FixedRate {
+                currency,
+                base,
+                rate,
+                from,
+                to,
+            });
+        }
+    }
+    out
+}
 
 #[derive(Deserialize, Default)]
 struct RawServer {
@@ -537,6 +678,7 @@ pub fn load_with_env(path: &Path, env: &[(String, String)]) -> Result<Loaded, Co
             connectors.push(inst);
         }
     }
+    let fx = fixed_rates(&tree, &mut issues);
     // Every id seen, so a block with other problems does not add "no such instance" here.
     let people = match people::load(path, &ids) {
         Ok(p) => p,
@@ -555,6 +697,7 @@ pub fn load_with_env(path: &Path, env: &[(String, String)]) -> Result<Loaded, Co
                 connectors,
                 tokens,
                 people: std::sync::Arc::new(people),
+                fx,
             },
             warnings: warnings.list,
         })

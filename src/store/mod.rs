@@ -45,9 +45,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use okno_connector::{
-    Cursor, Deleted, Group, Identity, Lead, Record, Stage, Task, Ticket, TicketMetrics,
+    AdAccount, AdSpend, Campaign, ClickId, Cursor, Deleted, FxRate, Group, Identity, Lead, Record,
+    SpendWindow, Stage, Task, Ticket, TicketMetrics,
 };
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
@@ -216,6 +217,8 @@ pub struct RunOutcome {
     pub records: u64,
     pub status: RunStatus,
     pub error: Option<String>,
+    /// The vendor's quota is spent until then: the scheduler runs nothing of the instance before.
+    pub resume_at: Option<DateTime<Utc>>,
 }
 
 /// The latest run of one stream.
@@ -231,6 +234,7 @@ pub struct RunRow {
     pub records: i64,
     pub status: String,
     pub error: Option<String>,
+    pub resume_at: Option<DateTime<Utc>>,
 }
 
 /// A webhook delivery to store.
@@ -316,6 +320,44 @@ pub struct StoredTask {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
+/// A day of a campaign's spend as stored (for tests, `status` and reports).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredSpend {
+    pub account_id: String,
+    pub date: NaiveDate,
+    pub campaign_id: String,
+    /// Exact decimal text.
+    pub cost: String,
+    pub currency: String,
+    pub vat_included: Option<bool>,
+    pub impressions: Option<i64>,
+    pub clicks: Option<i64>,
+    pub conversions: Option<String>,
+    pub restated_at: Option<DateTime<Utc>>,
+    pub previous_cost: Option<String>,
+}
+
+/// An ad account and how far its spend has been pulled (for `okno status`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountState {
+    pub source: String,
+    pub account_id: String,
+    pub name: Option<String>,
+    pub currency: String,
+    pub time_zone: String,
+    pub provisional_from: Option<NaiveDate>,
+    pub pulled_through: Option<NaiveDate>,
+    pub pulled_at: Option<DateTime<Utc>>,
+    /// Rows a pull changed since `since` (restated by the platform).
+    pub restated_rows: i64,
+}
+
+/// A campaign as stored: (account_id, campaign_id, name, status, channel).
+pub type StoredCampaign = (String, String, String, Option<String>, String);
+
+/// An exchange rate as stored: (date, currency, base, exact rate text, origin).
+pub type StoredRate = (NaiveDate, String, String, String, String);
+
 /// What `okno status` shows of an instance's OAuth tokens (never the tokens).
 #[derive(Debug, Clone)]
 pub struct TokenState {
@@ -348,6 +390,13 @@ pub(crate) struct Batch<'a> {
     tasks: Vec<&'a Task>,
     /// Applied after the upserts, so a page holding a lead and its deletion ends deleted.
     deletions: Vec<&'a Deleted>,
+    accounts: Vec<&'a AdAccount>,
+    campaigns: Vec<&'a Campaign>,
+    spend: Vec<&'a AdSpend>,
+    clicks: Vec<&'a ClickId>,
+    /// Applied after the spend rows: rows of these days the page did not repeat are zeroed.
+    windows: Vec<&'a SpendWindow>,
+    rates: Vec<&'a FxRate>,
 }
 
 /// An OAuth token row as stored (secrets in clear text: the store is a credential store too).
@@ -480,6 +529,54 @@ impl<'a> Batch<'a> {
                 _ => None,
             })
             .collect();
+        // Ad rows have no modification time: the last one in the page wins.
+        let accounts = newest(
+            records.iter().filter_map(|r| match r {
+                Record::AdAccount(a) => Some(a),
+                _ => None,
+            }),
+            |a| a.account_id.clone(),
+            |_| DateTime::<Utc>::MIN_UTC,
+        );
+        let campaigns = newest(
+            records.iter().filter_map(|r| match r {
+                Record::Campaign(c) => Some(c),
+                _ => None,
+            }),
+            |c| (c.account_id.clone(), c.campaign_id.clone()),
+            |_| DateTime::<Utc>::MIN_UTC,
+        );
+        let spend = newest(
+            records.iter().filter_map(|r| match r {
+                Record::AdSpend(s) => Some(s),
+                _ => None,
+            }),
+            |s| (s.account_id.clone(), s.date, s.campaign_id.clone()),
+            |_| DateTime::<Utc>::MIN_UTC,
+        );
+        let clicks = newest(
+            records.iter().filter_map(|r| match r {
+                Record::ClickId(c) => Some(c),
+                _ => None,
+            }),
+            |c| c.click_id.clone(),
+            |_| DateTime::<Utc>::MIN_UTC,
+        );
+        let windows = records
+            .iter()
+            .filter_map(|r| match r {
+                Record::SpendWindow(w) => Some(w),
+                _ => None,
+            })
+            .collect();
+        let rates = newest(
+            records.iter().filter_map(|r| match r {
+                Record::FxRate(f) => Some(f),
+                _ => None,
+            }),
+            |f| (f.date, f.currency, f.base),
+            |_| DateTime::<Utc>::MIN_UTC,
+        );
         let mut batch = Batch {
             tickets,
             metrics,
@@ -490,6 +587,12 @@ impl<'a> Batch<'a> {
             stages,
             tasks,
             deletions,
+            accounts,
+            campaigns,
+            spend,
+            clicks,
+            windows,
+            rates,
         };
         // Rows are written in key order, so two transactions touching the same rows (two
         // instances sharing people, on PostgreSQL) lock them in the same order and cannot deadlock.
@@ -516,6 +619,21 @@ impl<'a> Batch<'a> {
             .tasks
             .sort_unstable_by(|a, b| a.task_id.cmp(&b.task_id));
         batch
+            .accounts
+            .sort_unstable_by(|a, b| a.account_id.cmp(&b.account_id));
+        batch.campaigns.sort_unstable_by(|a, b| {
+            (&a.account_id, &a.campaign_id).cmp(&(&b.account_id, &b.campaign_id))
+        });
+        batch.spend.sort_unstable_by(|a, b| {
+            (&a.account_id, a.date, &a.campaign_id).cmp(&(&b.account_id, b.date, &b.campaign_id))
+        });
+        batch
+            .clicks
+            .sort_unstable_by(|a, b| a.click_id.cmp(&b.click_id));
+        batch.rates.sort_unstable_by(|a, b| {
+            (a.date, a.currency, a.base).cmp(&(b.date, b.currency, b.base))
+        });
+        batch
     }
 
     fn len(&self) -> usize {
@@ -527,6 +645,12 @@ impl<'a> Batch<'a> {
             + self.stages.len()
             + self.tasks.len()
             + self.deletions.len()
+            + self.accounts.len()
+            + self.campaigns.len()
+            + self.spend.len()
+            + self.clicks.len()
+            + self.windows.len()
+            + self.rates.len()
     }
 }
 
@@ -824,6 +948,32 @@ impl Store {
             "page committed"
         );
         Ok(written)
+    }
+
+    /// Writes records that no stream produced (a CSV import) in one transaction, without a
+    /// cursor. Returns the rows inserted or changed.
+    pub async fn import_records(
+        &self,
+        source: &str,
+        records: &[Record],
+    ) -> Result<u64, StoreError> {
+        let assigned = self.assigned();
+        let batch = Batch::new(source, records, &assigned);
+        let now = Utc::now();
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => {
+                let mut tx = sqlite_q::begin_page(p).await?;
+                let n = sqlite_q::write_batch(&mut tx, source, &batch, now).await?;
+                tx.commit().await?;
+                n
+            }
+            Pool::Postgres(p) => {
+                let mut tx = pg_q::begin_page(p).await?;
+                let n = pg_q::write_batch(&mut tx, source, &batch, now).await?;
+                tx.commit().await?;
+                n
+            }
+        })
     }
 
     /// Stores webhook deliveries durably (flushed to disk) in one transaction, before anything
@@ -1125,6 +1275,49 @@ impl Store {
         Ok(match &self.pool {
             Pool::Sqlite(p) => sqlite_q::tasks(p, source).await?,
             Pool::Postgres(p) => pg_q::tasks(p, source).await?,
+        })
+    }
+
+    /// The spend rows of a source, in key order.
+    pub async fn spend(&self, source: &str) -> Result<Vec<StoredSpend>, StoreError> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::spend(p, source).await?,
+            Pool::Postgres(p) => pg_q::spend(p, source).await?,
+        })
+    }
+
+    /// Every ad account, with the rows restated since `since`.
+    pub async fn ad_accounts(&self, since: DateTime<Utc>) -> Result<Vec<AccountState>, StoreError> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::ad_accounts(p, since).await?,
+            Pool::Postgres(p) => pg_q::ad_accounts(p, since).await?,
+        })
+    }
+
+    /// The campaigns of a source, in key order.
+    pub async fn campaigns(&self, source: &str) -> Result<Vec<StoredCampaign>, StoreError> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::campaigns(p, source).await?,
+            Pool::Postgres(p) => pg_q::campaigns(p, source).await?,
+        })
+    }
+
+    /// Click ids of a source: (click_id, kind, account_id, campaign_id, date).
+    pub async fn click_ids(
+        &self,
+        source: &str,
+    ) -> Result<Vec<(String, String, String, String, NaiveDate)>, StoreError> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::click_ids(p, source).await?,
+            Pool::Postgres(p) => pg_q::click_ids(p, source).await?,
+        })
+    }
+
+    /// Every exchange rate, by date, currency and base.
+    pub async fn fx_rates(&self) -> Result<Vec<StoredRate>, StoreError> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::fx_rates(p).await?,
+            Pool::Postgres(p) => pg_q::fx_rates(p).await?,
         })
     }
 

@@ -31,17 +31,20 @@ macro_rules! define_queries {
         $durable:expr,
         $durable_tx:expr
     ) => {
-        use chrono::{DateTime, Utc};
+        use chrono::{DateTime, NaiveDate, Utc};
+        use okno_connector::rust_decimal::Decimal;
         use okno_connector::{
-            Cursor, Deleted, DeletedKind, Group, Identity, Lead, Stage, Task, Ticket, TicketMetrics,
+            AdAccount, AdSpend, Campaign, ClickId, Cursor, Deleted, DeletedKind, FxRate, Group,
+            Identity, Lead, SpendWindow, Stage, Task, Ticket, TicketMetrics,
         };
         use sqlx::types::Json;
         use sqlx::{Pool, QueryBuilder, Row, Transaction};
 
         use super::queries::{clean, clean_opt, CHUNK};
         use super::{
-            Batch, InboxRow, NewDelivery, RunOutcome, RunRow, StateRow, StoredLead, StoredTask,
-            StoredTicket, TokenRow, TokenState,
+            AccountState, Batch, InboxRow, NewDelivery, RunOutcome, RunRow, StateRow,
+            StoredCampaign, StoredLead, StoredRate, StoredSpend, StoredTask, StoredTicket,
+            TokenRow, TokenState,
         };
 
         type Tx<'c> = Transaction<'c, $db>;
@@ -94,7 +97,281 @@ macro_rules! define_queries {
             for d in &batch.deletions {
                 n += mark_deleted(tx, source, d, now).await?;
             }
+            for chunk in batch.accounts.chunks(CHUNK) {
+                n += upsert_accounts(tx, source, chunk, now).await?;
+            }
+            for chunk in batch.campaigns.chunks(CHUNK) {
+                n += upsert_campaigns(tx, source, chunk, now).await?;
+            }
+            for chunk in batch.spend.chunks(CHUNK) {
+                n += upsert_spend(tx, source, chunk, now).await?;
+            }
+            for w in &batch.windows {
+                n += apply_window(tx, source, w, &batch.spend, now).await?;
+            }
+            for chunk in batch.clicks.chunks(CHUNK) {
+                n += upsert_clicks(tx, source, chunk, now).await?;
+            }
+            for chunk in batch.rates.chunks(CHUNK) {
+                n += upsert_rates(tx, source, chunk, now).await?;
+            }
             Ok(n)
+        }
+
+        /// A decimal as the store keeps it: normalised text, so equal amounts compare equal on
+        /// SQLite too.
+        fn dec(d: Decimal) -> String {
+            d.normalize().to_string()
+        }
+
+        async fn upsert_accounts(
+            tx: &mut Tx<'_>,
+            source: &str,
+            rows: &[&AdAccount],
+            now: DateTime<Utc>,
+        ) -> Result<u64, sqlx::Error> {
+            let mut q: QueryBuilder<$db> = QueryBuilder::new(
+                "INSERT INTO ad_account (source, account_id, name, currency, time_zone, raw, \
+                 synced_at) ",
+            );
+            q.push_values(rows, |mut b, a| {
+                b.push_bind(source)
+                    .push_bind(clean(&a.account_id))
+                    .push_bind(clean_opt(&a.name))
+                    .push_bind(a.currency.as_str().to_string())
+                    .push_bind(clean(&a.time_zone))
+                    .push_bind(a.raw.get())
+                    .push_unseparated($raw_cast)
+                    .push_bind(now);
+            });
+            q.push(concat!(
+                " ON CONFLICT (source, account_id) DO UPDATE SET name = excluded.name, \
+                 currency = excluded.currency, time_zone = excluded.time_zone, raw = excluded.raw, \
+                 synced_at = excluded.synced_at \
+                 WHERE CAST(excluded.raw AS TEXT) <> CAST(ad_account.raw AS TEXT) \
+                 OR (excluded.name, excluded.currency, excluded.time_zone) ",
+                $distinct,
+                " (ad_account.name, ad_account.currency, ad_account.time_zone)",
+            ));
+            Ok(q.build().persistent(true).execute(&mut **tx).await?.rows_affected())
+        }
+
+        async fn upsert_campaigns(
+            tx: &mut Tx<'_>,
+            source: &str,
+            rows: &[&Campaign],
+            now: DateTime<Utc>,
+        ) -> Result<u64, sqlx::Error> {
+            let mut q: QueryBuilder<$db> = QueryBuilder::new(
+                "INSERT INTO campaign (source, account_id, campaign_id, name, status, channel, \
+                 utm_campaign, raw, synced_at) ",
+            );
+            q.push_values(rows, |mut b, c| {
+                b.push_bind(source)
+                    .push_bind(clean(&c.account_id))
+                    .push_bind(clean(&c.campaign_id))
+                    .push_bind(clean(&c.name))
+                    .push_bind(clean_opt(&c.status))
+                    .push_bind(clean(&c.channel))
+                    .push_bind(clean_opt(&c.utm_campaign))
+                    .push_bind(c.raw.get())
+                    .push_unseparated($raw_cast)
+                    .push_bind(now);
+            });
+            q.push(concat!(
+                " ON CONFLICT (source, account_id, campaign_id) DO UPDATE SET \
+                 name = excluded.name, status = excluded.status, channel = excluded.channel, \
+                 utm_campaign = excluded.utm_campaign, raw = excluded.raw, \
+                 synced_at = excluded.synced_at \
+                 WHERE CAST(excluded.raw AS TEXT) <> CAST(campaign.raw AS TEXT) \
+                 OR (excluded.name, excluded.status, excluded.channel, excluded.utm_campaign) ",
+                $distinct,
+                " (campaign.name, campaign.status, campaign.channel, campaign.utm_campaign)",
+            ));
+            Ok(q.build().persistent(true).execute(&mut **tx).await?.rows_affected())
+        }
+
+        /// Spend rows overwrite what an earlier pull stored for the same day; a change of the
+        /// figures is a restatement, stamped with its time and the cost it replaced.
+        async fn upsert_spend(
+            tx: &mut Tx<'_>,
+            source: &str,
+            rows: &[&AdSpend],
+            now: DateTime<Utc>,
+        ) -> Result<u64, sqlx::Error> {
+            let mut q: QueryBuilder<$db> = QueryBuilder::new(
+                "INSERT INTO ad_spend_daily (source, account_id, spend_date, campaign_id, cost, \
+                 currency, vat_included, impressions, clicks, conversions, raw, synced_at) ",
+            );
+            q.push_values(rows, |mut b, r| {
+                b.push_bind(source)
+                    .push_bind(clean(&r.account_id))
+                    .push_bind(r.date)
+                    .push_bind(clean(&r.campaign_id))
+                    .push_bind(dec(r.cost))
+                    .push_unseparated($num_cast)
+                    .push_bind(r.currency.as_str().to_string())
+                    .push_bind(r.vat_included)
+                    .push_bind(r.impressions)
+                    .push_bind(r.clicks)
+                    .push_bind(r.conversions.map(dec))
+                    .push_unseparated($num_cast)
+                    .push_bind(r.raw.get())
+                    .push_unseparated($raw_cast)
+                    .push_bind(now);
+            });
+            q.push(concat!(
+                " ON CONFLICT (source, account_id, spend_date, campaign_id) DO UPDATE SET \
+                 restated_at = CASE WHEN (excluded.cost, excluded.currency, excluded.impressions, \
+                     excluded.clicks, excluded.conversions) ",
+                $distinct,
+                " (ad_spend_daily.cost, ad_spend_daily.currency, ad_spend_daily.impressions, \
+                     ad_spend_daily.clicks, ad_spend_daily.conversions) \
+                     THEN excluded.synced_at ELSE ad_spend_daily.restated_at END, \
+                 previous_cost = CASE WHEN excluded.cost <> ad_spend_daily.cost \
+                     THEN ad_spend_daily.cost ELSE ad_spend_daily.previous_cost END, \
+                 cost = excluded.cost, currency = excluded.currency, \
+                 vat_included = excluded.vat_included, impressions = excluded.impressions, \
+                 clicks = excluded.clicks, conversions = excluded.conversions, \
+                 raw = excluded.raw, synced_at = excluded.synced_at \
+                 WHERE CAST(excluded.raw AS TEXT) <> CAST(ad_spend_daily.raw AS TEXT) \
+                 OR (excluded.cost, excluded.currency, excluded.vat_included, excluded.impressions, \
+                     excluded.clicks, excluded.conversions) ",
+                $distinct,
+                " (ad_spend_daily.cost, ad_spend_daily.currency, ad_spend_daily.vat_included, \
+                     ad_spend_daily.impressions, ad_spend_daily.clicks, ad_spend_daily.conversions)",
+            ));
+            Ok(q.build().persistent(true).execute(&mut **tx).await?.rows_affected())
+        }
+
+        /// The page holds every row of the window's days: a stored row it did not repeat was
+        /// restated to nothing (platforms omit days without activity) and is zeroed, keeping
+        /// what it cost before. Then the account records how far it has been pulled.
+        async fn apply_window(
+            tx: &mut Tx<'_>,
+            source: &str,
+            w: &SpendWindow,
+            page: &[&AdSpend],
+            now: DateTime<Utc>,
+        ) -> Result<u64, sqlx::Error> {
+            let stored = sqlx::query(
+                "SELECT campaign_id, spend_date FROM ad_spend_daily WHERE source = $1 \
+                 AND account_id = $2 AND spend_date >= $3 AND spend_date <= $4",
+            )
+            .bind(source)
+            .bind(clean(&w.account_id))
+            .bind(w.from)
+            .bind(w.to)
+            .fetch_all(&mut **tx)
+            .await?;
+            let present: std::collections::HashSet<(&str, NaiveDate)> = page
+                .iter()
+                .filter(|r| r.account_id == w.account_id)
+                .map(|r| (r.campaign_id.as_str(), r.date))
+                .collect();
+            let zero = dec(Decimal::ZERO);
+            let mut n = 0;
+            for row in &stored {
+                let campaign: String = row.try_get("campaign_id")?;
+                let day: NaiveDate = row.try_get("spend_date")?;
+                if present.contains(&(campaign.as_str(), day)) {
+                    continue;
+                }
+                n += sqlx::query(concat!(
+                    "UPDATE ad_spend_daily SET previous_cost = cost, cost = $1",
+                    $num_cast,
+                    ", impressions = CASE WHEN impressions IS NULL THEN NULL ELSE 0 END, \
+                     clicks = CASE WHEN clicks IS NULL THEN NULL ELSE 0 END, \
+                     conversions = CASE WHEN conversions IS NULL THEN NULL ELSE $1",
+                    $num_cast,
+                    " END, restated_at = $2, synced_at = $2 \
+                     WHERE source = $3 AND account_id = $4 AND spend_date = $5 AND campaign_id = $6 \
+                     AND NOT (cost = $1",
+                    $num_cast,
+                    " AND COALESCE(impressions, 0) = 0 AND COALESCE(clicks, 0) = 0)",
+                ))
+                .bind(&zero)
+                .bind(now)
+                .bind(source)
+                .bind(clean(&w.account_id))
+                .bind(day)
+                .bind(&campaign)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected();
+            }
+            sqlx::query(
+                "UPDATE ad_account SET provisional_from = $1, pulled_at = $2, \
+                 pulled_through = CASE WHEN pulled_through IS NULL OR pulled_through < $3 \
+                     THEN $3 ELSE pulled_through END \
+                 WHERE source = $4 AND account_id = $5",
+            )
+            .bind(w.provisional_from)
+            .bind(now)
+            .bind(w.to)
+            .bind(source)
+            .bind(clean(&w.account_id))
+            .execute(&mut **tx)
+            .await?;
+            Ok(n)
+        }
+
+        async fn upsert_clicks(
+            tx: &mut Tx<'_>,
+            source: &str,
+            rows: &[&ClickId],
+            now: DateTime<Utc>,
+        ) -> Result<u64, sqlx::Error> {
+            let mut q: QueryBuilder<$db> = QueryBuilder::new(
+                "INSERT INTO click_id (source, click_id, kind, account_id, campaign_id, \
+                 click_date, synced_at) ",
+            );
+            q.push_values(rows, |mut b, c| {
+                b.push_bind(source)
+                    .push_bind(clean(&c.click_id))
+                    .push_bind(c.kind.as_str())
+                    .push_bind(clean(&c.account_id))
+                    .push_bind(clean(&c.campaign_id))
+                    .push_bind(c.date)
+                    .push_bind(now);
+            });
+            q.push(concat!(
+                " ON CONFLICT (source, click_id) DO UPDATE SET kind = excluded.kind, \
+                 account_id = excluded.account_id, campaign_id = excluded.campaign_id, \
+                 click_date = excluded.click_date, synced_at = excluded.synced_at \
+                 WHERE (excluded.kind, excluded.account_id, excluded.campaign_id, excluded.click_date) ",
+                $distinct,
+                " (click_id.kind, click_id.account_id, click_id.campaign_id, click_id.click_date)",
+            ));
+            Ok(q.build().persistent(true).execute(&mut **tx).await?.rows_affected())
+        }
+
+        async fn upsert_rates(
+            tx: &mut Tx<'_>,
+            origin: &str,
+            rows: &[&FxRate],
+            now: DateTime<Utc>,
+        ) -> Result<u64, sqlx::Error> {
+            let mut q: QueryBuilder<$db> = QueryBuilder::new(
+                "INSERT INTO fx_rate (rate_date, currency, base, rate, origin, synced_at) ",
+            );
+            q.push_values(rows, |mut b, f| {
+                b.push_bind(f.date)
+                    .push_bind(f.currency.as_str().to_string())
+                    .push_bind(f.base.as_str().to_string())
+                    .push_bind(dec(f.rate))
+                    .push_unseparated($num_cast)
+                    .push_bind(origin)
+                    .push_bind(now);
+            });
+            q.push(concat!(
+                " ON CONFLICT (rate_date, currency, base) DO UPDATE SET rate = excluded.rate, \
+                 origin = excluded.origin, synced_at = excluded.synced_at \
+                 WHERE (excluded.rate, excluded.origin) ",
+                $distinct,
+                " (fx_rate.rate, fx_rate.origin)",
+            ));
+            Ok(q.build().persistent(true).execute(&mut **tx).await?.rows_affected())
         }
 
         async fn upsert_tickets(
@@ -458,6 +735,137 @@ macro_rules! define_queries {
                 .collect()
         }
 
+        pub(super) async fn spend(
+            pool: &Pool<$db>,
+            source: &str,
+        ) -> Result<Vec<StoredSpend>, sqlx::Error> {
+            let rows = sqlx::query(
+                "SELECT account_id, spend_date, campaign_id, CAST(cost AS TEXT) AS cost, currency, \
+                 vat_included, impressions, clicks, CAST(conversions AS TEXT) AS conversions, \
+                 restated_at, CAST(previous_cost AS TEXT) AS previous_cost FROM ad_spend_daily \
+                 WHERE source = $1 ORDER BY account_id, spend_date, campaign_id",
+            )
+            .bind(source)
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(StoredSpend {
+                        account_id: r.try_get("account_id")?,
+                        date: r.try_get("spend_date")?,
+                        campaign_id: r.try_get("campaign_id")?,
+                        cost: r.try_get("cost")?,
+                        currency: r.try_get("currency")?,
+                        vat_included: r.try_get("vat_included")?,
+                        impressions: r.try_get("impressions")?,
+                        clicks: r.try_get("clicks")?,
+                        conversions: r.try_get("conversions")?,
+                        restated_at: r.try_get("restated_at")?,
+                        previous_cost: r.try_get("previous_cost")?,
+                    })
+                })
+                .collect()
+        }
+
+        pub(super) async fn ad_accounts(
+            pool: &Pool<$db>,
+            since: DateTime<Utc>,
+        ) -> Result<Vec<AccountState>, sqlx::Error> {
+            let rows = sqlx::query(
+                "SELECT a.source, a.account_id, a.name, a.currency, a.time_zone, \
+                 a.provisional_from, a.pulled_through, a.pulled_at, \
+                 (SELECT COUNT(*) FROM ad_spend_daily s WHERE s.source = a.source \
+                  AND s.account_id = a.account_id AND s.restated_at >= $1) AS restated \
+                 FROM ad_account a ORDER BY a.source, a.account_id",
+            )
+            .bind(since)
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(AccountState {
+                        source: r.try_get("source")?,
+                        account_id: r.try_get("account_id")?,
+                        name: r.try_get("name")?,
+                        currency: r.try_get("currency")?,
+                        time_zone: r.try_get("time_zone")?,
+                        provisional_from: r.try_get("provisional_from")?,
+                        pulled_through: r.try_get("pulled_through")?,
+                        pulled_at: r.try_get("pulled_at")?,
+                        restated_rows: r.try_get("restated")?,
+                    })
+                })
+                .collect()
+        }
+
+        pub(super) async fn campaigns(
+            pool: &Pool<$db>,
+            source: &str,
+        ) -> Result<Vec<StoredCampaign>, sqlx::Error> {
+            let rows = sqlx::query(
+                "SELECT account_id, campaign_id, name, status, channel FROM campaign \
+                 WHERE source = $1 ORDER BY account_id, campaign_id",
+            )
+            .bind(source)
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok((
+                        r.try_get("account_id")?,
+                        r.try_get("campaign_id")?,
+                        r.try_get("name")?,
+                        r.try_get("status")?,
+                        r.try_get("channel")?,
+                    ))
+                })
+                .collect()
+        }
+
+        pub(super) async fn click_ids(
+            pool: &Pool<$db>,
+            source: &str,
+        ) -> Result<Vec<(String, String, String, String, NaiveDate)>, sqlx::Error> {
+            let rows = sqlx::query(
+                "SELECT click_id, kind, account_id, campaign_id, click_date FROM click_id \
+                 WHERE source = $1 ORDER BY click_id",
+            )
+            .bind(source)
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok((
+                        r.try_get("click_id")?,
+                        r.try_get("kind")?,
+                        r.try_get("account_id")?,
+                        r.try_get("campaign_id")?,
+                        r.try_get("click_date")?,
+                    ))
+                })
+                .collect()
+        }
+
+        pub(super) async fn fx_rates(pool: &Pool<$db>) -> Result<Vec<StoredRate>, sqlx::Error> {
+            let rows = sqlx::query(
+                "SELECT rate_date, currency, base, CAST(rate AS TEXT) AS rate, origin FROM fx_rate \
+                 ORDER BY rate_date, currency, base",
+            )
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok((
+                        r.try_get("rate_date")?,
+                        r.try_get("currency")?,
+                        r.try_get("base")?,
+                        r.try_get("rate")?,
+                        r.try_get("origin")?,
+                    ))
+                })
+                .collect()
+        }
+
         async fn upsert_stages(
             tx: &mut Tx<'_>,
             source: &str,
@@ -811,13 +1219,14 @@ macro_rules! define_queries {
         ) -> Result<(), sqlx::Error> {
             sqlx::query(
                 "UPDATE sync_run SET finished_at = $1, pages = $2, records = $3, status = $4, \
-                 error = $5 WHERE run_id = $6",
+                 error = $5, resume_at = $6 WHERE run_id = $7",
             )
             .bind(now)
             .bind(outcome.pages as i64)
             .bind(outcome.records as i64)
             .bind(outcome.status.as_str())
             .bind(&outcome.error)
+            .bind(outcome.resume_at)
             .bind(run_id)
             .execute(pool)
             .await?;
@@ -973,7 +1382,7 @@ macro_rules! define_queries {
         ) -> Result<Vec<RunRow>, sqlx::Error> {
             let rows = sqlx::query(
                 "SELECT r.run_id, r.source, r.stream, r.trigger, r.started_at, r.finished_at, \
-                 r.pages, r.records, r.status, r.error FROM sync_run r \
+                 r.pages, r.records, r.status, r.error, r.resume_at FROM sync_run r \
                  WHERE r.run_id = (SELECT MAX(l.run_id) FROM sync_run l \
                                    WHERE l.source = r.source AND l.stream = r.stream) \
                  AND ($1 IS NULL OR r.source = $1) ORDER BY r.source, r.stream",
@@ -994,6 +1403,7 @@ macro_rules! define_queries {
                         records: r.try_get("records")?,
                         status: r.try_get("status")?,
                         error: r.try_get("error")?,
+                        resume_at: r.try_get("resume_at")?,
                     })
                 })
                 .collect()

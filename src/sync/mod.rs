@@ -231,6 +231,7 @@ async fn run(
         records: 0,
         status: RunStatus::Succeeded,
         error: None,
+        resume_at: None,
     };
     let mut written = 0u64;
     let result = page_loop(
@@ -347,6 +348,7 @@ async fn page_loop(
             Fetched::Failed(e) => {
                 outcome.status = RunStatus::Failed;
                 outcome.error = Some(format!("[{}] {e}", e.class()));
+                outcome.resume_at = e.resume_at(Utc::now());
                 return Ok(());
             }
             Fetched::Cancelled => {
@@ -390,6 +392,20 @@ async fn page_loop(
             None => return Ok(()),
         }
     }
+}
+
+/// Until when the instance waits for a vendor quota its last run exhausted, if it still does.
+pub async fn quota_wait(
+    store: &Store,
+    instance: &Instance,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let runs = store.latest_runs(Some(&instance.id)).await?;
+    Ok(runs
+        .iter()
+        .filter_map(|r| r.resume_at)
+        .filter(|t| *t > now)
+        .max())
 }
 
 /// When a run of this instance last started, per stream; `None` for a stream never run.

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
-use super::{last_started, sync_instance, Progress, RunOptions, RunSummary, SyncError, Trigger};
+use super::{
+    last_started, quota_wait, sync_instance, Progress, RunOptions, RunSummary, SyncError, Trigger,
+};
 use crate::config::{Config, Instance};
 use crate::store::Store;
 
@@ -32,7 +34,9 @@ pub async fn run_due_once(
     let now = Utc::now();
     let mut due = Vec::new();
     for inst in config.connectors.iter().filter(|c| c.enabled) {
-        if is_due(&inst.schedule, last_started(store, inst).await?, now) {
+        if let Some(until) = quota_wait(store, inst, now).await? {
+            tracing::info!(instance = %inst.id, until = %until, "waiting for the vendor's quota; skipped");
+        } else if is_due(&inst.schedule, last_started(store, inst).await?, now) {
             due.push(inst);
         } else {
             tracing::info!(instance = %inst.id, "not due yet; skipped");
@@ -110,6 +114,15 @@ async fn instance_loop(
         }
         if shutdown.is_cancelled() {
             return;
+        }
+        // A spent quota is a state, not a failure to retry: nothing runs before it resets.
+        match quota_wait(store, inst, Utc::now()).await {
+            Ok(Some(until)) => {
+                tracing::info!(instance = %inst.id, until = %until, "waiting for the vendor's quota; run skipped");
+                continue;
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!(instance = %inst.id, error = %e, "cannot read run history"),
         }
         let opts = RunOptions {
             full: false,
