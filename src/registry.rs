@@ -5,8 +5,13 @@ use okno_connector::ConnectorKind;
 
 pub const KINDS: &[&ConnectorKind] = &[
     &okno_amocrm::KIND,
+    &okno_cbr::KIND,
     &okno_demo::KIND,
+    &okno_google_ads::KIND,
     &okno_jira::KIND,
+    &okno_meta_ads::KIND,
+    &okno_vk_ads::KIND,
+    &okno_yandex_direct::KIND,
     &okno_zendesk::KIND,
     &okno_trello::KIND,
     &okno_zoho_crm::KIND,
