@@ -2,7 +2,10 @@
 //! them through the real connector, engine and store, into SQLite and PostgreSQL. Sources:
 //! `zendesk` (tickets from the incremental export, 1,000 per page) and `amocrm` (leads from
 //! `/api/v4/leads`, 250 per page, with UTM marks and custom fields) and `jira` (issues from
-//! `/rest/api/3/search/jql`, 100 per page, with their changelogs).
+//! `/rest/api/3/search/jql`, 100 per page, with their changelogs), and daily ad spend: `google_ads`
+//! (`googleAds:searchStream` JSON, 31 days of every campaign per request, costs in micros) and
+//! `yandex_direct` (`CAMPAIGN_PERFORMANCE_REPORT` TSV, 31 days per report). Spend sources serve
+//! 2,000 campaigns (fewer below 2,000 rows) over N / 2,000 days, so pages are alike at every N.
 //!
 //! ```text
 //! cargo bench --bench ingest                                   # both sources, 10k, 100k, 1M on SQLite (+ PostgreSQL if OKNO_BENCH_PG_URL)
@@ -26,6 +29,16 @@ use tokio_util::sync::CancellationToken;
 mod common;
 
 const PER_PAGE: u64 = 1000;
+const SOURCES: &str = "zendesk, amocrm, jira, google_ads or yandex_direct";
+/// Campaigns of the ad mocks; N rows are spread over N / SPEND_CAMPAIGNS days (rounded up).
+const SPEND_CAMPAIGNS: u64 = 2000;
+
+/// (campaigns, days) for N spend rows: N grows the history, not the account, so a page (one
+/// 31-day slice of every campaign) is the same size at every N and memory must stay flat.
+fn spend_shape(n: u64) -> (u64, u64) {
+    let campaigns = SPEND_CAMPAIGNS.min(n.max(1));
+    (campaigns, n.div_ceil(campaigns))
+}
 
 fn arg(args: &[String], name: &str) -> Option<String> {
     args.iter()
@@ -137,7 +150,19 @@ async fn serve(source: &str, n: u64) {
         "zendesk" => TicketExport::new(n, PER_PAGE).start_unrecorded().await,
         "amocrm" => LeadsMock::new(n).start_unrecorded().await,
         "jira" => IssuesMock::new(n).start_unrecorded().await,
-        other => panic!("unknown --source {other}: zendesk, amocrm or jira"),
+        "google_ads" => {
+            let (campaigns, days) = spend_shape(n);
+            okno_google_ads::mock::SpendMock::new(campaigns, days)
+                .start_unrecorded()
+                .await
+        }
+        "yandex_direct" => {
+            let (campaigns, days) = spend_shape(n);
+            okno_yandex_direct::mock::ReportsMock::new(campaigns, days)
+                .start_unrecorded()
+                .await
+        }
+        other => panic!("unknown --source {other}: {SOURCES}"),
     };
     println!("{}", server.uri());
     let _ = tokio::task::spawn_blocking(|| {
@@ -198,7 +223,31 @@ async fn child(source: &str, n: u64, backend: &str) {
             "issues",
             "task",
         ),
-        other => panic!("unknown --source {other}: zendesk, amocrm or jira"),
+        "google_ads" => (
+            format!(
+                "[[connector]]\nid = \"gads\"\nkind = \"google_ads\"\nbase_url = \"{uri}\"\nstreams = [\"spend\"]\n\
+                 start_date = \"{}\"\n\
+                 [connector.rate_limit]\napi = 0\n[connector.settings]\n{}",
+                okno_google_ads::mock::SpendMock::new(1, spend_shape(n).1)
+                    .backfill_start()
+                    .to_rfc3339(),
+                okno_google_ads::mock::SETTINGS_TOML
+            ),
+            "spend",
+            "ad_spend_daily",
+        ),
+        "yandex_direct" => (
+            format!(
+                "[[connector]]\nid = \"direct\"\nkind = \"yandex_direct\"\nbase_url = \"{uri}\"\nstreams = [\"spend\"]\n\
+                 start_date = \"{}\"\n\
+                 [connector.rate_limit]\napi = 0\n[connector.settings]\n{}",
+                okno_yandex_direct::mock::FIRST_DAY,
+                okno_yandex_direct::mock::SETTINGS_TOML
+            ),
+            "spend",
+            "ad_spend_daily",
+        ),
+        other => panic!("unknown --source {other}: {SOURCES}"),
     };
     let dir = tempfile::tempdir().expect("temp dir");
     let bench = common::bench_store(backend, dir.path(), 4).await;
@@ -206,6 +255,7 @@ async fn child(source: &str, n: u64, backend: &str) {
     let config = dir.path().join("bench.toml");
     std::fs::write(&config, block).expect("config");
     let loaded = okno::config::load_with_env(&config, &[]).expect("config");
+    store.attach_tokens(&loaded.config.tokens);
     let inst = &loaded.config.connectors[0];
 
     let started = Instant::now();
@@ -233,16 +283,22 @@ async fn child(source: &str, n: u64, backend: &str) {
         .find(|(t, _)| *t == table)
         .map(|(_, c)| c)
         .unwrap_or(0);
-    assert_eq!(stored as u64, n, "every record stored once");
+    let expected = if table == "ad_spend_daily" {
+        let (campaigns, days) = spend_shape(n);
+        campaigns * days
+    } else {
+        n
+    };
+    assert_eq!(stored as u64, expected, "every record stored once");
     drop(mock.stdin.take());
     let _ = mock.wait();
     bench.finish().await;
     println!(
         "{}",
         serde_json::json!({
-            "records": n,
+            "records": expected,
             "seconds": seconds,
-            "per_sec": n as f64 / seconds,
+            "per_sec": expected as f64 / seconds,
             "peak_rss_mib": status_kib("VmHWM:") as f64 / 1024.0,
             "anon_mib": status_kib("RssAnon:") as f64 / 1024.0,
             "file_mib": status_kib("RssFile:") as f64 / 1024.0,

@@ -700,6 +700,11 @@ pub const COUNTED_TABLES: &[&str] = &[
     "lead",
     "pipeline_stage",
     "task",
+    "ad_account",
+    "campaign",
+    "ad_spend_daily",
+    "click_id",
+    "fx_rate",
 ];
 
 impl Store {
