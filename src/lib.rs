@@ -26,6 +26,7 @@
 pub mod alloc;
 pub mod cli;
 pub mod config;
+pub mod fx;
 pub mod import;
 pub mod registry;
 pub mod single;

@@ -138,3 +138,18 @@ store_test!(async fn campaigns_clicks_and_rates_upsert_idempotently(store) {
     let rates = store.fx_rates().await.unwrap();
     assert_eq!(rates, [(day(20), "USD".into(), "RUB".into(), "81.5".into(), "cbr".into())]);
 });
+
+store_test!(async fn rates_from_the_store_convert_with_the_rate_of_the_day(store) {
+    let usd: Currency = "USD".parse().unwrap();
+    let eur: Currency = "EUR".parse().unwrap();
+    let rate = |d: u32, c: Currency, r: &str| Record::FxRate(FxRate { date: day(d), currency: c, base: rub(), rate: Decimal::from_str(r).unwrap() });
+    let page = [rate(20, usd, "81.4967"), rate(20, eur, "94.2"), rate(21, usd, "80.9")];
+    store.commit_page("cbr", "rates", &page, None).await.unwrap();
+    let rates = okno::fx::Rates::load(&store).await.unwrap();
+    // 1,234.56 USD on the 20th: 1234.56 × 81.4967 = 100,612.565952 RUB, exactly.
+    assert_eq!(rates.convert(Decimal::from_str("1234.56").unwrap(), usd, rub(), day(20)).unwrap(), Decimal::from_str("100612.565952").unwrap());
+    assert_eq!(rates.convert(Decimal::from_str("100").unwrap(), usd, rub(), day(21)).unwrap(), Decimal::from_str("8090").unwrap());
+    // EUR has no rate on the 21st: an explicit error, not 1.
+    let err = rates.convert(Decimal::ONE, eur, rub(), day(21)).unwrap_err();
+    assert_eq!(err.date, day(21));
+});
