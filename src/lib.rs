@@ -26,6 +26,7 @@
 pub mod alloc;
 pub mod cli;
 pub mod config;
+pub mod figures;
 pub mod fx;
 pub mod import;
 pub mod registry;

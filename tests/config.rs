@@ -368,3 +368,47 @@ fn fixed_exchange_rates_are_exact_and_each_mistake_is_named() {
     single_issue(load("[[fx]]\ncurrency = \"USD\"\nrate = \"-1\"\nfrom = \"2026-11-01\"\nto = \"2026-11-03\"\n"), "fx[0].rate");
     single_issue(load("[[fx]]\ncurrency = \"USD\"\nrate = \"81\"\nform = \"2026-11-01\"\nfrom = \"2026-11-01\"\nto = \"2026-11-03\"\n"), "fx[0].form");
 }
+
+#[test]
+fn attribution_rules_load_in_order_and_each_mistake_is_named() {
+    let rules = "[[attribution.rule]]\nfield = \"utm_source\"\nmatch = \"regex\"\nvalue = \"^(google|yandex)$\"\nchannel = \"organic\"\n\
+                 [[attribution.rule]]\nmatch = \"prefix\"\nvalue = \"brand_\"\ncampaign = \"zd:123\"\n";
+    let loaded = load(&format!("{}{rules}", zendesk("", GOOD_SETTINGS))).unwrap();
+    assert_eq!(loaded.config.attribution.len(), 2);
+    assert_eq!(
+        loaded.config.attribution[1].field.name(),
+        "utm_campaign",
+        "the default field"
+    );
+
+    let one = |rule: &str| {
+        load(&format!(
+            "{}[[attribution.rule]]\n{rule}",
+            zendesk("", GOOD_SETTINGS)
+        ))
+    };
+    single_issue(
+        one("field = \"utm_sorce\"\nvalue = \"x\"\nchannel = \"seo\"\n"),
+        "attribution.rule[0].field",
+    );
+    single_issue(
+        one("match = \"glob\"\nvalue = \"x\"\nchannel = \"seo\"\n"),
+        "attribution.rule[0].match",
+    );
+    single_issue(
+        one("match = \"regex\"\nvalue = \"(\"\nchannel = \"seo\"\n"),
+        "attribution.rule[0].value",
+    );
+    single_issue(
+        one("value = \"x\"\ncampaign = \"nosuch:1\"\n"),
+        "attribution.rule[0].campaign",
+    );
+    single_issue(
+        one("value = \"x\"\ncampaign = \"zd:1\"\nchannel = \"seo\"\n"),
+        "attribution.rule[0]",
+    );
+    // A misspelt key is named, and the rule it leaves without a target too.
+    let err = one("value = \"x\"\nchanel = \"seo\"\n").unwrap_err();
+    let keys: Vec<&str> = err.issues.iter().map(|i| i.key.as_str()).collect();
+    assert_eq!(keys, ["attribution.rule[0].chanel", "attribution.rule[0]"]);
+}

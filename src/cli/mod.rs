@@ -90,6 +90,9 @@ pub enum Command {
     /// imports nothing. Re-importing a file changes nothing.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Figures from the store.
+    #[command(subcommand)]
+    Report(ReportCommand),
     /// Authorise an OAuth connector instance once: exchange the vendor's one-time code for a
     /// token pair and store it. Refreshes are automatic afterwards.
     Auth {
@@ -149,6 +152,19 @@ pub enum ImportCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Where every lead is counted: per campaign or channel, leads, won and revenue, and the
+    /// unattributed bucket. `--unmatched` lists the unattributed leads with the reason, so the
+    /// marks or the `[[attribution.rule]]`s can be fixed.
+    Attribution {
+        #[arg(long)]
+        unmatched: bool,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Table,
@@ -193,6 +209,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("{instance}: {line}");
             }
             Ok(())
+        }
+        Command::Report(ReportCommand::Attribution { unmatched, format }) => {
+            let config = load(&cli.config)?;
+            let store = open_store(&config).await?;
+            report_attribution(&config, &store, unmatched, format).await
         }
         Command::Import(cmd) => {
             let config = load(&cli.config)?;
@@ -782,6 +803,85 @@ async fn status(config: &Config, store: &Store, format: Format) -> anyhow::Resul
                 d.delivery_id,
                 d.attempts,
                 d.last_error.unwrap_or_default()
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn report_attribution(
+    config: &Config,
+    store: &Store,
+    unmatched: bool,
+    format: Format,
+) -> anyhow::Result<()> {
+    let report = crate::figures::attribution_report(store, &config.attribution).await?;
+    let money = |m: &std::collections::BTreeMap<String, okno_connector::rust_decimal::Decimal>| {
+        m.iter()
+            .map(|(c, a)| format!("{} {c}", a.round_dp(2)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if format == Format::Json {
+        let buckets: Vec<serde_json::Value> = report
+            .buckets
+            .iter()
+            .map(|b| {
+                serde_json::json!({
+                    "target": b.target, "channel": b.channel, "via": b.via, "leads": b.leads,
+                    "won": b.won,
+                    "revenue": b.revenue.iter().map(|(c, a)| (c.clone(), serde_json::Value::String(a.to_string()))).collect::<serde_json::Map<_, _>>(),
+                })
+            })
+            .collect();
+        let mut out = serde_json::json!({ "buckets": buckets });
+        if unmatched {
+            out["unmatched"] = report
+                .unmatched
+                .iter()
+                .map(|u| {
+                    serde_json::json!({
+                        "instance": u.source, "entity": u.entity, "lead_id": u.lead_id,
+                        "name": u.name, "created_at": u.created_at,
+                        "utm_source": u.utm_source, "utm_medium": u.utm_medium,
+                        "utm_campaign": u.utm_campaign, "reason": u.reason.to_string(),
+                    })
+                })
+                .collect();
+        }
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    println!(
+        "{:<28} {:<16} {:<22} {:>8} {:>6}  REVENUE",
+        "ATTRIBUTED TO", "CHANNEL", "VIA", "LEADS", "WON"
+    );
+    for b in &report.buckets {
+        println!(
+            "{:<28} {:<16} {:<22} {:>8} {:>6}  {}",
+            b.target,
+            b.channel.as_deref().unwrap_or("-"),
+            if b.via.is_empty() { "-" } else { &b.via },
+            b.leads,
+            b.won,
+            money(&b.revenue)
+        );
+    }
+    if unmatched && !report.unmatched.is_empty() {
+        println!();
+        println!(
+            "{:<12} {:<12} {:<20} {:<14} {:<24}  REASON",
+            "INSTANCE", "LEAD", "CREATED (UTC)", "UTM_SOURCE", "UTM_CAMPAIGN"
+        );
+        for u in &report.unmatched {
+            println!(
+                "{:<12} {:<12} {:<20} {:<14} {:<24}  {}",
+                u.source,
+                u.lead_id,
+                u.created_at.format("%Y-%m-%d %H:%M"),
+                u.utm_source.as_deref().unwrap_or("-"),
+                u.utm_campaign.as_deref().unwrap_or("-"),
+                u.reason
             );
         }
     }

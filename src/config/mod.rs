@@ -196,6 +196,8 @@ pub struct Config {
     pub people: std::sync::Arc<people::People>,
     /// `[[fx]]` blocks: exchange rates fixed by hand for a range of days.
     pub fx: Vec<FixedRate>,
+    /// `[[attribution.rule]]`s, in file order.
+    pub attribution: Vec<crate::figures::attribution::Rule>,
 }
 
 /// One `[[fx]]` block: one unit of `currency` is worth `rate` units of `base` on every day
@@ -252,9 +254,130 @@ struct RawRoot {
     _connectors: serde_json::Value,
     #[serde(default, rename = "fx")]
     _fx: serde_json::Value,
+    #[serde(default, rename = "attribution")]
+    _attribution: serde_json::Value,
 }
 
-const ROOT_KEYS: &[&str] = &["store", "log", "server", "connector", "fx"];
+const ROOT_KEYS: &[&str] = &["store", "log", "server", "connector", "fx", "attribution"];
+
+#[derive(Deserialize)]
+struct RawAttribution {
+    #[serde(default)]
+    rule: Vec<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct RawRule {
+    field: Option<String>,
+    #[serde(rename = "match")]
+    how: Option<String>,
+    value: String,
+    campaign: Option<String>,
+    channel: Option<String>,
+}
+
+const RULE_KEYS: &[&str] = &["field", "match", "value", "campaign", "channel"];
+
+/// `[[attribution.rule]]` blocks; `instances` are the connector ids a campaign target may name.
+fn attribution_rules(
+    tree: &serde_json::Value,
+    instances: &BTreeSet<String>,
+    issues: &mut Issues,
+) -> Vec<crate::figures::attribution::Rule> {
+    use crate::figures::attribution::{Field, Matcher, Rule, Target};
+    let Some(value) = tree.get("attribution") else {
+        return Vec::new();
+    };
+    let Some(raw) = section::<RawAttribution>(value, "attribution", &["rule"], issues) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (i, value) in raw.rule.iter().enumerate() {
+        let prefix = format!("attribution.rule[{i}]");
+        let Some(r) = section::<RawRule>(value, &prefix, RULE_KEYS, issues) else {
+            continue;
+        };
+        let field_name = r.field.as_deref().unwrap_or("utm_campaign");
+        let field = Field::parse(field_name);
+        if field.is_none() {
+            issues.push(
+                format!("{prefix}.field"),
+                format!("{field_name:?} is not a UTM field"),
+                Some(format!("one of {}", Field::NAMES.join(", "))),
+            );
+        }
+        let how = r.how.as_deref().unwrap_or("exact");
+        let matcher = match how {
+            "exact" => Some(Matcher::Exact(r.value.clone())),
+            "any_case" => Some(Matcher::AnyCase(r.value.clone())),
+            "prefix" => Some(Matcher::Prefix(r.value.clone())),
+            "regex" => match regex::Regex::new(&r.value) {
+                Ok(re) => Some(Matcher::Regex(re)),
+                Err(e) => {
+                    issues.push(
+                        format!("{prefix}.value"),
+                        format!("not a regular expression: {e}"),
+                        None,
+                    );
+                    None
+                }
+            },
+            other => {
+                issues.push(
+                    format!("{prefix}.match"),
+                    format!("{other:?} is not a way to match"),
+                    Some("exact, any_case, prefix or regex".into()),
+                );
+                None
+            }
+        };
+        let target = match (&r.campaign, &r.channel) {
+            (Some(c), None) => match c.split_once(':') {
+                Some((inst, id)) if instances.contains(inst) && !id.is_empty() => {
+                    Some(Target::Campaign {
+                        source: inst.to_string(),
+                        campaign_id: id.to_string(),
+                    })
+                }
+                Some((inst, _)) if !instances.contains(inst) => {
+                    issues.push(
+                        format!("{prefix}.campaign"),
+                        format!("{inst:?} is not a connector instance of this file"),
+                        Some("write <instance id>:<campaign id>, e.g. \"direct:70000012\"".into()),
+                    );
+                    None
+                }
+                _ => {
+                    issues.push(
+                        format!("{prefix}.campaign"),
+                        format!("{c:?} is not <instance id>:<campaign id>"),
+                        Some("e.g. campaign = \"direct:70000012\"".into()),
+                    );
+                    None
+                }
+            },
+            (None, Some(ch)) if !ch.trim().is_empty() => {
+                Some(Target::Channel(ch.trim().to_string()))
+            }
+            _ => {
+                issues.push(
+                    prefix.clone(),
+                    "needs exactly one of `campaign` or `channel`",
+                    Some("campaign = \"direct:70000012\" or channel = \"seo\"".into()),
+                );
+                None
+            }
+        };
+        if let (Some(field), Some(matcher), Some(target)) = (field, matcher, target) {
+            out.push(Rule {
+                field,
+                matcher,
+                target,
+            });
+        }
+    }
+    out
+}
 
 #[derive(Deserialize)]
 struct RawFx {
@@ -679,6 +802,7 @@ pub fn load_with_env(path: &Path, env: &[(String, String)]) -> Result<Loaded, Co
         }
     }
     let fx = fixed_rates(&tree, &mut issues);
+    let attribution = attribution_rules(&tree, &ids, &mut issues);
     // Every id seen, so a block with other problems does not add "no such instance" here.
     let people = match people::load(path, &ids) {
         Ok(p) => p,
@@ -698,6 +822,7 @@ pub fn load_with_env(path: &Path, env: &[(String, String)]) -> Result<Loaded, Co
                 tokens,
                 people: std::sync::Arc::new(people),
                 fx,
+                attribution,
             },
             warnings: warnings.list,
         })

@@ -279,6 +279,7 @@ pub struct StoredLead {
     pub entity: String,
     pub lead_id: String,
     pub name: Option<String>,
+    pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub pipeline_id: Option<String>,
     pub stage_id: Option<String>,
@@ -1304,6 +1305,34 @@ impl Store {
         Ok(match &self.pool {
             Pool::Sqlite(p) => sqlite_q::campaigns(p, source).await?,
             Pool::Postgres(p) => pg_q::campaigns(p, source).await?,
+        })
+    }
+
+    /// Every campaign of every source, with what attribution matches on.
+    pub async fn known_campaigns(
+        &self,
+    ) -> Result<Vec<crate::figures::attribution::KnownCampaign>, StoreError> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::known_campaigns(p).await?,
+            Pool::Postgres(p) => pg_q::known_campaigns(p).await?,
+        })
+    }
+
+    /// Every resolved click id: (kind, click id, campaign).
+    pub async fn resolved_clicks(
+        &self,
+    ) -> Result<Vec<(String, String, crate::figures::attribution::CampaignKey)>, StoreError> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::resolved_clicks(p).await?,
+            Pool::Postgres(p) => pg_q::resolved_clicks(p).await?,
+        })
+    }
+
+    /// The sources that have written leads.
+    pub async fn lead_sources(&self) -> Result<Vec<String>, StoreError> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::lead_sources(p).await?,
+            Pool::Postgres(p) => pg_q::lead_sources(p).await?,
         })
     }
 

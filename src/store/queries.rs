@@ -822,6 +822,61 @@ macro_rules! define_queries {
                 .collect()
         }
 
+        pub(super) async fn known_campaigns(
+            pool: &Pool<$db>,
+        ) -> Result<Vec<crate::figures::attribution::KnownCampaign>, sqlx::Error> {
+            let rows = sqlx::query(
+                "SELECT source, account_id, campaign_id, name, channel, utm_campaign FROM campaign \
+                 ORDER BY source, account_id, campaign_id",
+            )
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(crate::figures::attribution::KnownCampaign {
+                        key: crate::figures::attribution::CampaignKey {
+                            source: r.try_get("source")?,
+                            account_id: r.try_get("account_id")?,
+                            campaign_id: r.try_get("campaign_id")?,
+                        },
+                        name: r.try_get("name")?,
+                        channel: r.try_get("channel")?,
+                        utm_campaign: r.try_get("utm_campaign")?,
+                    })
+                })
+                .collect()
+        }
+
+        pub(super) async fn resolved_clicks(
+            pool: &Pool<$db>,
+        ) -> Result<Vec<(String, String, crate::figures::attribution::CampaignKey)>, sqlx::Error>
+        {
+            let rows = sqlx::query(
+                "SELECT kind, click_id, source, account_id, campaign_id FROM click_id",
+            )
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok((
+                        r.try_get("kind")?,
+                        r.try_get("click_id")?,
+                        crate::figures::attribution::CampaignKey {
+                            source: r.try_get("source")?,
+                            account_id: r.try_get("account_id")?,
+                            campaign_id: r.try_get("campaign_id")?,
+                        },
+                    ))
+                })
+                .collect()
+        }
+
+        pub(super) async fn lead_sources(pool: &Pool<$db>) -> Result<Vec<String>, sqlx::Error> {
+            sqlx::query_scalar("SELECT DISTINCT source FROM lead ORDER BY source")
+                .fetch_all(pool)
+                .await
+        }
+
         pub(super) async fn click_ids(
             pool: &Pool<$db>,
             source: &str,
@@ -1440,7 +1495,7 @@ macro_rules! define_queries {
             source: &str,
         ) -> Result<Vec<StoredLead>, sqlx::Error> {
             let rows = sqlx::query(
-                "SELECT entity, lead_id, name, updated_at, pipeline_id, stage_id, stage_name, \
+                "SELECT entity, lead_id, name, created_at, updated_at, pipeline_id, stage_id, stage_name, \
                  stage_category, CAST(amount AS TEXT) AS amount, CAST(discount AS TEXT) AS discount, \
                  currency, CAST(exchange_rate AS TEXT) AS exchange_rate, closed_at, owner_id, \
                  lead_source, utm_source, utm_medium, utm_campaign, utm_content, utm_term, gclid, \
@@ -1456,6 +1511,7 @@ macro_rules! define_queries {
                         entity: r.try_get("entity")?,
                         lead_id: r.try_get("lead_id")?,
                         name: r.try_get("name")?,
+                        created_at: r.try_get("created_at")?,
                         updated_at: r.try_get("updated_at")?,
                         pipeline_id: r.try_get("pipeline_id")?,
                         stage_id: r.try_get("stage_id")?,

@@ -1,0 +1,201 @@
+//! Figures: what the normalised data means together. FIGURES.md defines each figure; this module
+//! owns their computation.
+//!
+//! - [`attribution`]: which campaign or channel each lead is counted for, or why none.
+
+pub mod attribution;
+
+use std::collections::{BTreeMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use okno_connector::rust_decimal::Decimal;
+use okno_connector::ClickKind;
+
+use attribution::{Attributed, Attributor, Reason, Rule, Touch};
+
+use crate::store::{Store, StoreError, StoredLead};
+
+/// Leads counted for one campaign, channel, or the unattributed bucket.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bucket {
+    /// `instance:campaign_id`, `channel <name>`, or `unattributed`.
+    pub target: String,
+    pub channel: Option<String>,
+    /// How its leads were matched (`gclid`, `campaign_name`, `rule[0]`...); several joined by `+`.
+    pub via: String,
+    pub leads: u64,
+    pub won: u64,
+    /// Won amounts minus discounts, per currency (not converted: this report shows what was
+    /// matched, the ROI report converts).
+    pub revenue: BTreeMap<String, Decimal>,
+}
+
+/// A lead no rule placed, with the reason.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unmatched {
+    pub source: String,
+    pub entity: String,
+    pub lead_id: String,
+    pub name: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub utm_source: Option<String>,
+    pub utm_medium: Option<String>,
+    pub utm_campaign: Option<String>,
+    pub reason: Reason,
+}
+
+/// Where every lead went: buckets (unattributed last) and the unattributed leads themselves.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AttributionReport {
+    pub buckets: Vec<Bucket>,
+    pub unmatched: Vec<Unmatched>,
+}
+
+/// The rows that count as leads: every lead not deleted, and deals no lead converted into
+/// (Zoho keeps a converted lead and its deal; the pair is one lead). The won state and amount
+/// of a converted lead are its deal's.
+fn counted_leads(rows: &[StoredLead]) -> Vec<(&StoredLead, &StoredLead)> {
+    let live = |l: &&StoredLead| l.deleted_at.is_none();
+    let deals: BTreeMap<&str, &StoredLead> = rows
+        .iter()
+        .filter(live)
+        .filter(|l| l.entity == "deal")
+        .map(|l| (l.lead_id.as_str(), l))
+        .collect();
+    let converted: HashSet<&str> = rows
+        .iter()
+        .filter(live)
+        .filter(|l| l.entity == "lead")
+        .filter_map(|l| l.converted_deal_id.as_deref())
+        .collect();
+    rows.iter()
+        .filter(live)
+        .filter_map(|l| match l.entity.as_str() {
+            "lead" => {
+                let outcome = l
+                    .converted_deal_id
+                    .as_deref()
+                    .and_then(|d| deals.get(d).copied())
+                    .unwrap_or(l);
+                Some((l, outcome))
+            }
+            _ if !converted.contains(l.lead_id.as_str()) => Some((l, l)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn revenue(l: &StoredLead) -> Option<(String, Decimal)> {
+    if l.stage_category != "won" {
+        return None;
+    }
+    let amount: Decimal = l.amount.as_deref()?.parse().ok()?;
+    let discount: Decimal = l
+        .discount
+        .as_deref()
+        .and_then(|d| d.parse().ok())
+        .unwrap_or_default();
+    Some((
+        l.currency.clone().unwrap_or_else(|| "???".into()),
+        amount - discount,
+    ))
+}
+
+/// Attributes every lead in the store by `rules` and sums the outcome per target.
+pub async fn attribution_report(
+    store: &Store,
+    rules: &[Rule],
+) -> Result<AttributionReport, StoreError> {
+    let clicks = store
+        .resolved_clicks()
+        .await?
+        .into_iter()
+        .filter_map(|(kind, id, key)| {
+            let kind = match kind.as_str() {
+                "gclid" => ClickKind::Gclid,
+                "yclid" => ClickKind::Yclid,
+                "fbclid" => ClickKind::Fbclid,
+                "vk" => ClickKind::Vk,
+                _ => return None,
+            };
+            Some((kind, id, key))
+        });
+    let attributor = Attributor::new(store.known_campaigns().await?, clicks, rules.to_vec());
+    let mut buckets: BTreeMap<(u8, String), Bucket> = BTreeMap::new();
+    let mut unmatched = Vec::new();
+    for source in store.lead_sources().await? {
+        let rows = store.leads(&source).await?;
+        for (lead, outcome) in counted_leads(&rows) {
+            let [us, um, uc, uco, ut] = &lead.utm;
+            let [g, y, f] = &lead.click_ids;
+            let touch = Touch {
+                utm_source: us.as_deref(),
+                utm_medium: um.as_deref(),
+                utm_campaign: uc.as_deref(),
+                utm_content: uco.as_deref(),
+                utm_term: ut.as_deref(),
+                gclid: g.as_deref(),
+                yclid: y.as_deref(),
+                fbclid: f.as_deref(),
+            };
+            let (order, target, channel, via) = match attributor.attribute(&touch) {
+                Attributed::Campaign { key, channel, via } => {
+                    (0, key.to_string(), Some(channel), via.label())
+                }
+                Attributed::Channel { channel, via } => {
+                    (1, format!("channel {channel}"), Some(channel), via.label())
+                }
+                Attributed::Unattributed(reason) => {
+                    unmatched.push(Unmatched {
+                        source: source.clone(),
+                        entity: lead.entity.clone(),
+                        lead_id: lead.lead_id.clone(),
+                        name: lead.name.clone(),
+                        created_at: lead.created_at,
+                        utm_source: us.clone(),
+                        utm_medium: um.clone(),
+                        utm_campaign: uc.clone(),
+                        reason,
+                    });
+                    (2, "unattributed".to_string(), None, String::new())
+                }
+            };
+            let b = buckets
+                .entry((order, target.clone()))
+                .or_insert_with(|| Bucket {
+                    target,
+                    channel,
+                    via: String::new(),
+                    leads: 0,
+                    won: 0,
+                    revenue: BTreeMap::new(),
+                });
+            if !via.is_empty() && !b.via.split('+').any(|v| v == via) {
+                if !b.via.is_empty() {
+                    b.via.push('+');
+                }
+                b.via.push_str(&via);
+            }
+            b.leads += 1;
+            if let Some((currency, amount)) = revenue(outcome) {
+                b.won += 1;
+                *b.revenue.entry(currency).or_default() += amount;
+            }
+        }
+    }
+    // The unattributed bucket is always there, empty or not: nothing is dropped silently.
+    buckets
+        .entry((2, "unattributed".into()))
+        .or_insert_with(|| Bucket {
+            target: "unattributed".into(),
+            channel: None,
+            via: String::new(),
+            leads: 0,
+            won: 0,
+            revenue: BTreeMap::new(),
+        });
+    Ok(AttributionReport {
+        buckets: buckets.into_values().collect(),
+        unmatched,
+    })
+}
