@@ -76,7 +76,13 @@ fn main() {
     }
     let sources: Vec<String> = match arg(&args, "--source") {
         Some(v) => v.split(',').map(str::to_string).collect(),
-        None => vec!["zendesk".into(), "amocrm".into(), "jira".into()],
+        None => vec![
+            "zendesk".into(),
+            "amocrm".into(),
+            "jira".into(),
+            "google_ads".into(),
+            "yandex_direct".into(),
+        ],
     };
     let sizes: Vec<u64> = match arg(&args, "--records").or_else(|| arg(&args, "--tickets")) {
         Some(v) => v.split(',').filter_map(|s| s.parse().ok()).collect(),
