@@ -896,6 +896,29 @@ impl Store {
         cursor: Option<&Cursor>,
         fence: Option<&Fence>,
     ) -> Result<u64, StoreError> {
+        self.write(source, Some((stream, cursor)), records, fence)
+            .await
+    }
+
+    /// Writes records that no stream produced (a CSV import) in one transaction, without a
+    /// cursor. Returns the rows inserted or changed.
+    pub async fn import_records(
+        &self,
+        source: &str,
+        records: &[Record],
+    ) -> Result<u64, StoreError> {
+        self.write(source, None, records, None).await
+    }
+
+    /// One transaction: the fence check, the records, and the stream's cursor when given.
+    async fn write(
+        &self,
+        source: &str,
+        cursor_of: Option<(&str, Option<&Cursor>)>,
+        records: &[Record],
+        fence: Option<&Fence>,
+    ) -> Result<u64, StoreError> {
+        let stream = cursor_of.map_or("", |(s, _)| s);
         let fenced = |f: &Fence| StoreError::Fenced {
             instance: f.source.clone(),
             epoch: f.epoch,
@@ -916,7 +939,9 @@ impl Store {
                 if fail {
                     return Err(StoreError::Injected);
                 }
-                sqlite_q::write_cursor(&mut tx, source, stream, cursor, now).await?;
+                if let Some((stream, cursor)) = cursor_of {
+                    sqlite_q::write_cursor(&mut tx, source, stream, cursor, now).await?;
+                }
                 tx.commit().await?;
                 n
             }
@@ -941,7 +966,9 @@ impl Store {
                 if fail {
                     return Err(StoreError::Injected);
                 }
-                pg_q::write_cursor(&mut tx, source, stream, cursor, now).await?;
+                if let Some((stream, cursor)) = cursor_of {
+                    pg_q::write_cursor(&mut tx, source, stream, cursor, now).await?;
+                }
                 tx.commit().await?;
                 n
             }
@@ -954,32 +981,6 @@ impl Store {
             "page committed"
         );
         Ok(written)
-    }
-
-    /// Writes records that no stream produced (a CSV import) in one transaction, without a
-    /// cursor. Returns the rows inserted or changed.
-    pub async fn import_records(
-        &self,
-        source: &str,
-        records: &[Record],
-    ) -> Result<u64, StoreError> {
-        let assigned = self.assigned();
-        let batch = Batch::new(source, records, &assigned);
-        let now = Utc::now();
-        Ok(match &self.pool {
-            Pool::Sqlite(p) => {
-                let mut tx = sqlite_q::begin_page(p).await?;
-                let n = sqlite_q::write_batch(&mut tx, source, &batch, now).await?;
-                tx.commit().await?;
-                n
-            }
-            Pool::Postgres(p) => {
-                let mut tx = pg_q::begin_page(p).await?;
-                let n = pg_q::write_batch(&mut tx, source, &batch, now).await?;
-                tx.commit().await?;
-                n
-            }
-        })
     }
 
     /// Stores webhook deliveries durably (flushed to disk) in one transaction, before anything
