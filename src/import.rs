@@ -490,13 +490,7 @@ mod tests {
     use super::*;
 
     fn spend_rows(records: &[Record]) -> Vec<&AdSpend> {
-        records
-            .iter()
-            .filter_map(|r| match r {
-                Record::AdSpend(s) => Some(s),
-                _ => None,
-            })
-            .collect()
+        records.iter().filter_map(Record::as_ad_spend).collect()
     }
 
     #[test]
@@ -524,10 +518,8 @@ mod tests {
         let names: Vec<&str> = out
             .records
             .iter()
-            .filter_map(|r| match r {
-                Record::Campaign(c) => Some(c.name.as_str()),
-                _ => None,
-            })
+            .filter_map(Record::as_campaign)
+            .map(|c| c.name.as_str())
             .collect();
         assert_eq!(names, ["Блогер Анна", "agency-retainer"]);
         assert!(!out
@@ -606,10 +598,7 @@ mod tests {
         let windows: Vec<&SpendWindow> = out
             .records
             .iter()
-            .filter_map(|r| match r {
-                Record::SpendWindow(w) => Some(w),
-                _ => None,
-            })
+            .filter_map(Record::as_spend_window)
             .collect();
         assert_eq!(windows.len(), 1);
         assert_eq!(

@@ -532,49 +532,28 @@ impl<'a> Batch<'a> {
             .collect();
         // Ad rows have no modification time: the last one in the page wins.
         let accounts = newest(
-            records.iter().filter_map(|r| match r {
-                Record::AdAccount(a) => Some(a),
-                _ => None,
-            }),
+            records.iter().filter_map(Record::as_ad_account),
             |a| a.account_id.clone(),
             |_| DateTime::<Utc>::MIN_UTC,
         );
         let campaigns = newest(
-            records.iter().filter_map(|r| match r {
-                Record::Campaign(c) => Some(c),
-                _ => None,
-            }),
+            records.iter().filter_map(Record::as_campaign),
             |c| (c.account_id.clone(), c.campaign_id.clone()),
             |_| DateTime::<Utc>::MIN_UTC,
         );
         let spend = newest(
-            records.iter().filter_map(|r| match r {
-                Record::AdSpend(s) => Some(s),
-                _ => None,
-            }),
+            records.iter().filter_map(Record::as_ad_spend),
             |s| (s.account_id.clone(), s.date, s.campaign_id.clone()),
             |_| DateTime::<Utc>::MIN_UTC,
         );
         let clicks = newest(
-            records.iter().filter_map(|r| match r {
-                Record::ClickId(c) => Some(c),
-                _ => None,
-            }),
+            records.iter().filter_map(Record::as_click_id),
             |c| c.click_id.clone(),
             |_| DateTime::<Utc>::MIN_UTC,
         );
-        let windows = records
-            .iter()
-            .filter_map(|r| match r {
-                Record::SpendWindow(w) => Some(w),
-                _ => None,
-            })
-            .collect();
+        let windows = records.iter().filter_map(Record::as_spend_window).collect();
         let rates = newest(
-            records.iter().filter_map(|r| match r {
-                Record::FxRate(f) => Some(f),
-                _ => None,
-            }),
+            records.iter().filter_map(Record::as_fx_rate),
             |f| (f.date, f.currency, f.base),
             |_| DateTime::<Utc>::MIN_UTC,
         );

@@ -375,9 +375,7 @@ impl Failure {
 mod tests {
     use super::*;
 
-    fn raw(s: &str) -> Box<RawValue> {
-        RawValue::from_string(s.to_string()).unwrap()
-    }
+    use okno_connector::testkit::raw_json as raw;
 
     #[test]
     fn int64_and_ids_read_strings_and_numbers() {

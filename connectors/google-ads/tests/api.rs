@@ -8,10 +8,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 use okno_connector::oauth::memory::MemoryTokenStore;
 use okno_connector::oauth::{Save, TokenStore};
 use okno_connector::spend::SpendCursor;
-use okno_connector::testkit::{drain, fixture as read_fixture, test_http_options};
+use okno_connector::testkit::{
+    drain, fetch, fixture as read_fixture, real_pause, test_http_options,
+};
 use okno_connector::{
-    BuildContext, Connector, ConnectorError, Cursor, ExposeSecret, Page, PageRequest, Record,
-    SecretString, TokenSet, TokenVault,
+    BuildContext, Connector, ConnectorError, ExposeSecret, Record, SecretString, TokenSet,
+    TokenVault,
 };
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
@@ -127,31 +129,17 @@ impl Setup {
     }
 }
 
-async fn fetch(
-    c: &dyn Connector,
-    stream: &str,
-    cursor: Option<&Cursor>,
-    start: DateTime<Utc>,
-) -> Result<Page, ConnectorError> {
-    c.fetch_page(PageRequest {
-        stream,
-        cursor,
-        start,
-    })
-    .await
-}
-
 fn windows(records: &[Record]) -> Vec<(String, String, String, String)> {
     records
         .iter()
-        .filter_map(|r| match r {
-            Record::SpendWindow(w) => Some((
+        .filter_map(Record::as_spend_window)
+        .map(|w| {
+            (
                 w.account_id.clone(),
                 w.from.to_string(),
                 w.to.to_string(),
                 w.provisional_from.to_string(),
-            )),
-            _ => None,
+            )
         })
         .collect()
 }
@@ -203,10 +191,7 @@ async fn campaigns_page_per_account_with_the_account_and_a_cleared_cursor_at_the
     let campaigns: Vec<_> = first
         .records
         .iter()
-        .filter_map(|r| match r {
-            Record::Campaign(c) => Some(c),
-            _ => None,
-        })
+        .filter_map(Record::as_campaign)
         .collect();
     assert_eq!(campaigns.len(), 3);
     assert_eq!(campaigns[0].campaign_id, "11111111111");
@@ -260,10 +245,7 @@ async fn spend_reads_every_batch_and_converts_micros_and_conversions_exactly() {
     let rows: Vec<_> = page
         .records
         .iter()
-        .filter_map(|r| match r {
-            Record::AdSpend(s) => Some(s),
-            _ => None,
-        })
+        .filter_map(Record::as_ad_spend)
         .collect();
     assert_eq!(rows.len(), 4, "rows of both streamed batches");
     assert_eq!(rows[0].campaign_id, "11111111111");
@@ -517,13 +499,6 @@ async fn a_quota_without_retry_delay_waits_for_midnight_pacific_time() {
         panic!("expected a quota, got {err:?}")
     };
     assert_eq!(until, at("2026-12-06T08:00:00Z"));
-}
-
-/// Lets the runtime run for `ms` of real time (socket I/O progresses; paused time does not).
-async fn real_pause(ms: u64) {
-    tokio::task::spawn_blocking(move || std::thread::sleep(Duration::from_millis(ms)))
-        .await
-        .unwrap();
 }
 
 /// Paused time and real sockets: while a `spawn_blocking` task runs, tokio does not
@@ -844,13 +819,7 @@ async fn clicks_read_one_day_per_page_within_90_days_and_no_windows() {
         windows(&records).is_empty(),
         "clicks carry no spend windows"
     );
-    let clicks: Vec<_> = records
-        .iter()
-        .filter_map(|r| match r {
-            Record::ClickId(c) => Some(c),
-            _ => None,
-        })
-        .collect();
+    let clicks: Vec<_> = records.iter().filter_map(Record::as_click_id).collect();
     assert_eq!(clicks.len(), 2, "the row without a gclid is skipped");
     assert_eq!(
         clicks[0].click_id,

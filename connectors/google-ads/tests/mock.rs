@@ -75,10 +75,8 @@ async fn a_full_spend_run_reads_every_generated_row_once_with_exact_costs() {
     assert_eq!(total, expected);
     let windows: Vec<(NaiveDate, NaiveDate)> = records
         .iter()
-        .filter_map(|r| match r {
-            Record::SpendWindow(w) => Some((w.from, w.to)),
-            _ => None,
-        })
+        .filter_map(Record::as_spend_window)
+        .map(|w| (w.from, w.to))
         .collect();
     assert_eq!(
         windows,
@@ -97,13 +95,7 @@ async fn campaigns_and_clicks_come_from_the_mock_too() {
     let c = build(&server.uri(), now);
     let (records, cursor) = drain(c.as_ref(), "campaigns", None, now).await.unwrap();
     assert!(cursor.is_none());
-    let campaigns: Vec<_> = records
-        .iter()
-        .filter_map(|r| match r {
-            Record::Campaign(c) => Some(c),
-            _ => None,
-        })
-        .collect();
+    let campaigns: Vec<_> = records.iter().filter_map(Record::as_campaign).collect();
     assert_eq!(campaigns.len(), 3);
     assert_eq!(
         campaigns[0].utm_campaign.as_deref(),

@@ -180,9 +180,7 @@ pub(crate) fn spend_row(
 mod tests {
     use super::*;
 
-    fn raw(s: &str) -> Box<RawValue> {
-        RawValue::from_string(s.to_string()).unwrap()
-    }
+    use okno_connector::testkit::raw_json as raw;
 
     #[test]
     fn numbers_are_parsed_from_their_text() {

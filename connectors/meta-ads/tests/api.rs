@@ -9,10 +9,11 @@ use chrono::{DateTime, Days, NaiveDate, Utc};
 use hmac::{Hmac, Mac};
 use okno_connector::rust_decimal::Decimal;
 use okno_connector::spend::SpendCursor;
-use okno_connector::testkit::{fixture as read_fixture, test_http_options};
+use okno_connector::testkit::{
+    fetch, fixture as read_fixture, of_kind, real_pause, test_http_options,
+};
 use okno_connector::{
-    AdAccount, AdSpend, BuildContext, Campaign, Connector, ConnectorError, Cursor, HttpOptions,
-    Page, PageRequest, Record, SpendWindow, TokenVault,
+    BuildContext, Connector, ConnectorError, HttpOptions, Page, Record, TokenVault,
 };
 use serde_json::{json, Value};
 use url::Url;
@@ -68,20 +69,6 @@ fn build(server: &MockServer, settings: Value) -> Arc<dyn Connector> {
     }
 }
 
-async fn fetch(
-    c: &dyn Connector,
-    stream: &str,
-    cursor: Option<&Cursor>,
-    start: DateTime<Utc>,
-) -> Result<Page, ConnectorError> {
-    c.fetch_page(PageRequest {
-        stream,
-        cursor,
-        start,
-    })
-    .await
-}
-
 async fn received(server: &MockServer) -> Vec<Request> {
     server.received_requests().await.unwrap()
 }
@@ -93,46 +80,6 @@ fn day(s: &str) -> NaiveDate {
 /// Midnight UTC of `s`: a backfill start whose account-zone day is `s` or the day before.
 fn start(s: &str) -> DateTime<Utc> {
     day(s).and_hms_opt(12, 0, 0).unwrap().and_utc()
-}
-
-fn spends(records: &[Record]) -> Vec<&AdSpend> {
-    records
-        .iter()
-        .filter_map(|r| match r {
-            Record::AdSpend(s) => Some(s),
-            _ => None,
-        })
-        .collect()
-}
-
-fn windows(records: &[Record]) -> Vec<&SpendWindow> {
-    records
-        .iter()
-        .filter_map(|r| match r {
-            Record::SpendWindow(w) => Some(w),
-            _ => None,
-        })
-        .collect()
-}
-
-fn accounts(records: &[Record]) -> Vec<&AdAccount> {
-    records
-        .iter()
-        .filter_map(|r| match r {
-            Record::AdAccount(a) => Some(a),
-            _ => None,
-        })
-        .collect()
-}
-
-fn campaigns(records: &[Record]) -> Vec<&Campaign> {
-    records
-        .iter()
-        .filter_map(|r| match r {
-            Record::Campaign(c) => Some(c),
-            _ => None,
-        })
-        .collect()
 }
 
 fn plan(page: &Page) -> SpendCursor {
@@ -155,13 +102,6 @@ async fn mount_account(server: &MockServer, body: String) {
 
 fn time_range(from: &str, to: &str) -> String {
     format!(r#"{{"since":"{from}","until":"{to}"}}"#)
-}
-
-/// Lets the runtime run for `ms` of real time (socket I/O progresses; paused time does not).
-async fn real_pause(ms: u64) {
-    tokio::task::spawn_blocking(move || std::thread::sleep(Duration::from_millis(ms)))
-        .await
-        .unwrap();
 }
 
 /// Runs `fut` under paused time, moving the clock by hand. Paused time and real sockets do
@@ -221,12 +161,12 @@ async fn campaigns_page_through_every_cursor_with_the_account_first() {
     assert!(!page.has_more);
     assert!(page.next.is_none());
     assert!(matches!(page.records[0], Record::AdAccount(_)));
-    let a = accounts(&page.records)[0];
+    let a = of_kind(&page.records, Record::as_ad_account)[0];
     assert_eq!(a.account_id, "act_1234567890");
     assert_eq!(a.currency.as_str(), "USD");
     assert_eq!(a.time_zone, "America/Los_Angeles");
     assert_eq!(a.name.as_deref(), Some("Okhvat School — US"));
-    let cs = campaigns(&page.records);
+    let cs = of_kind(&page.records, Record::as_campaign);
     let ids: Vec<&str> = cs.iter().map(|c| c.campaign_id.as_str()).collect();
     assert_eq!(
         ids,
@@ -263,12 +203,18 @@ async fn campaigns_take_one_page_per_account_and_clear_the_cursor_after_the_last
     assert!(first.has_more);
     assert_eq!(first.next.as_ref().unwrap().0, json!({ "account": 1 }));
     assert_eq!(
-        campaigns(&first.records).len(),
+        of_kind(&first.records, Record::as_campaign).len(),
         30,
         "25 + 5 over two Graph pages"
     );
-    assert_eq!(accounts(&first.records)[0].account_id, "act_1000000001");
-    assert_eq!(campaigns(&first.records)[0].channel, "meta_ads");
+    assert_eq!(
+        of_kind(&first.records, Record::as_ad_account)[0].account_id,
+        "act_1000000001"
+    );
+    assert_eq!(
+        of_kind(&first.records, Record::as_campaign)[0].channel,
+        "meta_ads"
+    );
     let second = fetch(
         c.as_ref(),
         "campaigns",
@@ -279,9 +225,14 @@ async fn campaigns_take_one_page_per_account_and_clear_the_cursor_after_the_last
     .unwrap();
     assert!(!second.has_more);
     assert!(second.next.is_none());
-    assert_eq!(accounts(&second.records)[0].currency.as_str(), "EUR");
     assert_eq!(
-        campaigns(&second.records)[29].campaign_id,
+        of_kind(&second.records, Record::as_ad_account)[0]
+            .currency
+            .as_str(),
+        "EUR"
+    );
+    assert_eq!(
+        of_kind(&second.records, Record::as_campaign)[29].campaign_id,
         okno_meta_ads::mock::campaign_id(1, 29)
     );
 }
@@ -323,8 +274,11 @@ async fn spend_pages_insights_to_the_end_with_exact_decimals_and_configured_conv
         .await
         .unwrap();
 
-    assert_eq!(accounts(&page.records)[0].time_zone, "America/Los_Angeles");
-    let rows = spends(&page.records);
+    assert_eq!(
+        of_kind(&page.records, Record::as_ad_account)[0].time_zone,
+        "America/Los_Angeles"
+    );
+    let rows = of_kind(&page.records, Record::as_ad_spend);
     assert_eq!(rows.len(), 3, "both Graph pages are in the one page");
     // "1234.56" exactly, not 1234.5599999...
     assert_eq!(rows[0].cost, Decimal::new(123_456, 2));
@@ -349,7 +303,7 @@ async fn spend_pages_insights_to_the_end_with_exact_decimals_and_configured_conv
 
     // The page ends with the window that makes it authoritative.
     assert!(matches!(page.records.last(), Some(Record::SpendWindow(_))));
-    let w = windows(&page.records)[0];
+    let w = of_kind(&page.records, Record::as_spend_window)[0];
     assert_eq!((w.from, w.to), (day("2026-11-01"), day("2026-11-28")));
     assert_eq!(w.account_id, "act_1234567890");
     // The pass runs to today in Los Angeles, from the account's timezone_name.
@@ -386,7 +340,7 @@ async fn conversions_follow_the_configured_action_types() {
     let page = fetch(c.as_ref(), "spend", None, start("2026-11-01"))
         .await
         .unwrap();
-    let rows = spends(&page.records);
+    let rows = of_kind(&page.records, Record::as_ad_spend);
     assert_eq!(rows[0].conversions, Some(Decimal::new(7, 0)), "5 + 2");
     assert_eq!(rows[2].conversions, Some(Decimal::new(1, 0)));
 }
@@ -424,11 +378,14 @@ async fn the_pass_ends_on_today_in_the_account_zone_not_in_utc() {
     let from = today.checked_sub_days(Days::new(2)).unwrap();
     let begin = Utc::now() - chrono::Duration::days(2);
     let page = fetch(c.as_ref(), "spend", None, begin).await.unwrap();
-    let w = windows(&page.records)[0];
+    let w = of_kind(&page.records, Record::as_spend_window)[0];
     assert_eq!(w.to, today);
     assert_eq!(w.from, from);
     assert_eq!(w.provisional_from, from);
-    assert_eq!(accounts(&page.records)[0].time_zone, zone);
+    assert_eq!(
+        of_kind(&page.records, Record::as_ad_account)[0].time_zone,
+        zone
+    );
     let requested = received(&server).await;
     let q: Vec<(String, String)> = requested
         .last()
@@ -516,10 +473,13 @@ async fn a_long_slice_runs_a_report_polls_with_growing_waits_and_pages_its_resul
     assert!(form.contains(&("level".into(), "campaign".into())));
     assert!(form.contains(&("time_increment".into(), "1".into())));
     assert!(form.contains(&("time_range".into(), time_range("2026-11-01", "2026-11-28"))));
-    let rows = spends(&page.records);
+    let rows = of_kind(&page.records, Record::as_ad_spend);
     assert_eq!(rows.len(), 3);
     assert_eq!(rows[0].cost, Decimal::new(123_456, 2));
-    assert_eq!(windows(&page.records)[0].to, day("2026-11-28"));
+    assert_eq!(
+        of_kind(&page.records, Record::as_spend_window)[0].to,
+        day("2026-11-28")
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -585,7 +545,10 @@ async fn a_direct_query_that_times_out_at_meta_is_asked_again_as_a_report_run() 
     let c = build(&server, settings(json!({ "async_after_days": 28 })));
     let (page, _) =
         drive(async move { fetch(c.as_ref(), "spend", None, start("2026-11-01")).await }).await;
-    assert_eq!(spends(&page.unwrap().records).len(), 3);
+    assert_eq!(
+        of_kind(&page.unwrap().records, Record::as_ad_spend).len(),
+        3
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -613,8 +576,8 @@ async fn a_pass_over_several_slices_resumes_after_an_interrupted_run() {
     let c1 = c.clone();
     let (first, _) = drive(async move { fetch(c1.as_ref(), "spend", None, begin).await }).await;
     let first = first.unwrap();
-    assert_eq!(accounts(&first.records).len(), 1);
-    let w1 = windows(&first.records)[0].clone();
+    assert_eq!(of_kind(&first.records, Record::as_ad_account).len(), 1);
+    let w1 = of_kind(&first.records, Record::as_spend_window)[0].clone();
     assert_eq!(w1.from, first_day);
     assert_eq!(w1.to, first_day.checked_add_days(Days::new(27)).unwrap());
     assert_eq!(
@@ -630,12 +593,15 @@ async fn a_pass_over_several_slices_resumes_after_an_interrupted_run() {
     let (second, _) =
         drive(async move { fetch(c2.as_ref(), "spend", Some(&cursor), begin).await }).await;
     let second = second.unwrap();
-    assert!(accounts(&second.records).is_empty(), "no new pass");
-    let w2 = windows(&second.records)[0].clone();
+    assert!(
+        of_kind(&second.records, Record::as_ad_account).is_empty(),
+        "no new pass"
+    );
+    let w2 = of_kind(&second.records, Record::as_spend_window)[0].clone();
     assert_eq!(w2.from, w1.to.succ_opt().unwrap());
     assert_eq!(w2.to, w2.from.checked_add_days(Days::new(27)).unwrap());
     assert!(second.has_more);
-    let rows = spends(&second.records);
+    let rows = of_kind(&second.records, Record::as_ad_spend);
     assert!(rows.iter().all(|r| r.date >= w2.from && r.date <= w2.to));
     // Every campaign-day the stand-in has is there, with its exact figure.
     let expected: usize = w2
@@ -661,7 +627,7 @@ async fn a_pass_over_several_slices_resumes_after_an_interrupted_run() {
     let (third, _) =
         drive(async move { fetch(c.as_ref(), "spend", Some(&cursor), begin).await }).await;
     let third = third.unwrap();
-    let w3 = windows(&third.records)[0];
+    let w3 = of_kind(&third.records, Record::as_spend_window)[0];
     assert_eq!((w3.from, w3.to), (w2.to.succ_opt().unwrap(), today));
     assert!(!third.has_more);
     let done = plan(&third);
@@ -681,7 +647,7 @@ async fn a_restated_day_is_pulled_again_with_its_new_numbers_and_a_window() {
     let (first, _) = drive(async move { fetch(c1.as_ref(), "spend", None, begin).await }).await;
     let first = first.unwrap();
     assert!(!first.has_more);
-    let before: Vec<(String, NaiveDate, Decimal)> = spends(&first.records)
+    let before: Vec<(String, NaiveDate, Decimal)> = of_kind(&first.records, Record::as_ad_spend)
         .iter()
         .map(|s| (s.campaign_id.clone(), s.date, s.cost))
         .collect();
@@ -693,7 +659,7 @@ async fn a_restated_day_is_pulled_again_with_its_new_numbers_and_a_window() {
     let (second, _) =
         drive(async move { fetch(c.as_ref(), "spend", Some(&cursor), begin).await }).await;
     let second = second.unwrap();
-    let after: Vec<(String, NaiveDate, Decimal)> = spends(&second.records)
+    let after: Vec<(String, NaiveDate, Decimal)> = of_kind(&second.records, Record::as_ad_spend)
         .iter()
         .map(|s| (s.campaign_id.clone(), s.date, s.cost))
         .collect();
@@ -708,7 +674,7 @@ async fn a_restated_day_is_pulled_again_with_its_new_numbers_and_a_window() {
         assert_eq!(*new, Decimal::new(cents as i64, 2));
     }
     // The window covers the restated days, all provisional.
-    let w = windows(&second.records)[0];
+    let w = of_kind(&second.records, Record::as_spend_window)[0];
     let today = today_in("America/Los_Angeles");
     assert_eq!(w.to, today);
     assert!(after.iter().all(|(_, d, _)| *d >= w.from && *d <= w.to));
@@ -821,7 +787,10 @@ async fn code_613_with_a_short_reset_waits_exactly_that_long_then_continues() {
     let c = build(&server, settings(json!({})));
     let (page, elapsed) =
         drive(async move { fetch(c.as_ref(), "campaigns", None, start("2026-11-01")).await }).await;
-    assert_eq!(campaigns(&page.unwrap().records).len(), 1);
+    assert_eq!(
+        of_kind(&page.unwrap().records, Record::as_campaign).len(),
+        1
+    );
     assert!(
         elapsed >= Duration::from_secs(30) && elapsed < Duration::from_secs(32),
         "{elapsed:?}"
@@ -882,7 +851,10 @@ async fn high_usage_in_the_headers_slows_the_next_request_down() {
     let (page, elapsed) =
         drive(async move { fetch(c1.as_ref(), "campaigns", None, start("2026-11-01")).await })
             .await;
-    assert_eq!(campaigns(&page.unwrap().records).len(), 3);
+    assert_eq!(
+        of_kind(&page.unwrap().records, Record::as_campaign).len(),
+        3
+    );
     assert!(
         elapsed >= Duration::from_secs(48) && elapsed < Duration::from_secs(50),
         "{elapsed:?}"

@@ -51,6 +51,54 @@ impl Record {
             Record::FxRate(_) => "fx_rate",
         }
     }
+
+    /// The advertising account, if this record is one.
+    pub fn as_ad_account(&self) -> Option<&AdAccount> {
+        match self {
+            Record::AdAccount(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// The campaign, if this record is one.
+    pub fn as_campaign(&self) -> Option<&Campaign> {
+        match self {
+            Record::Campaign(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The day's spend row, if this record is one.
+    pub fn as_ad_spend(&self) -> Option<&AdSpend> {
+        match self {
+            Record::AdSpend(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The click id, if this record is one.
+    pub fn as_click_id(&self) -> Option<&ClickId> {
+        match self {
+            Record::ClickId(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The spend window, if this record is one.
+    pub fn as_spend_window(&self) -> Option<&SpendWindow> {
+        match self {
+            Record::SpendWindow(w) => Some(w),
+            _ => None,
+        }
+    }
+
+    /// The exchange rate, if this record is one.
+    pub fn as_fx_rate(&self) -> Option<&FxRate> {
+        match self {
+            Record::FxRate(f) => Some(f),
+            _ => None,
+        }
+    }
 }
 
 /// A help-desk request (Zendesk ticket). Key: (source, ticket_id).
@@ -407,4 +455,47 @@ pub struct FxRate {
     pub base: crate::Currency,
     /// Units of `base` per one unit of `currency`, exact (the Bank of Russia's `VunitRate`).
     pub rate: Decimal,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accessors_pick_their_own_kind_only() {
+        let day: NaiveDate = "2026-12-05".parse().unwrap();
+        let records = [
+            Record::SpendWindow(SpendWindow {
+                account_id: "a".into(),
+                from: day,
+                to: day,
+                provisional_from: day,
+            }),
+            Record::FxRate(FxRate {
+                date: day,
+                currency: "USD".parse().unwrap(),
+                base: "RUB".parse().unwrap(),
+                rate: Decimal::new(9_512, 2),
+            }),
+            Record::ClickId(ClickId {
+                click_id: "g1".into(),
+                kind: ClickKind::Gclid,
+                account_id: "a".into(),
+                campaign_id: "c".into(),
+                date: day,
+            }),
+        ];
+        let windows: Vec<_> = records.iter().filter_map(Record::as_spend_window).collect();
+        assert_eq!(windows.len(), 1);
+        assert_eq!(windows[0].account_id, "a");
+        assert_eq!(
+            records[1].as_fx_rate().unwrap().rate,
+            Decimal::new(9_512, 2)
+        );
+        assert_eq!(records[2].as_click_id().unwrap().click_id, "g1");
+        assert!(records.iter().all(|r| r.as_ad_spend().is_none()
+            && r.as_campaign().is_none()
+            && r.as_ad_account().is_none()));
+        assert!(records[0].as_fx_rate().is_none() && records[1].as_click_id().is_none());
+    }
 }

@@ -3,7 +3,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::connector::{Connector, Cursor, PageRequest};
+use serde_json::value::RawValue;
+
+use crate::connector::{Connector, Cursor, Page, PageRequest};
 use crate::error::ConnectorError;
 use crate::http::{HttpOptions, RetryPolicy};
 use crate::record::Record;
@@ -29,6 +31,44 @@ pub fn fixture(manifest_dir: &str, name: &str) -> String {
     let path = Path::new(manifest_dir).join("tests/fixtures").join(name);
     std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("fixture {} unreadable: {e}", path.display()))
+}
+
+/// The records of one kind, in page order, picked by a `Record::as_*` accessor:
+/// `of_kind(&page.records, Record::as_ad_spend)`.
+pub fn of_kind<'a, T: ?Sized + 'a>(
+    records: &'a [Record],
+    pick: impl Fn(&'a Record) -> Option<&'a T>,
+) -> Vec<&'a T> {
+    records.iter().filter_map(pick).collect()
+}
+
+/// Builds a vendor JSON value from its text, for unit tests of mapping code; panics on bad JSON.
+pub fn raw_json(s: &str) -> Box<RawValue> {
+    RawValue::from_string(s.to_string()).expect("test JSON parses")
+}
+
+/// Asks `connector` for one page of `stream`: a [`PageRequest`] spelled as arguments.
+pub async fn fetch(
+    connector: &dyn Connector,
+    stream: &str,
+    cursor: Option<&Cursor>,
+    start: chrono::DateTime<chrono::Utc>,
+) -> Result<Page, ConnectorError> {
+    connector
+        .fetch_page(PageRequest {
+            stream,
+            cursor,
+            start,
+        })
+        .await
+}
+
+/// Lets the runtime run for `ms` of real time: socket I/O progresses while paused time does not.
+/// Tests under `start_paused` use it between manual clock moves.
+pub async fn real_pause(ms: u64) {
+    tokio::task::spawn_blocking(move || std::thread::sleep(Duration::from_millis(ms)))
+        .await
+        .unwrap();
 }
 
 /// Drives a connector's page loop the way the engine does, without a store: returns every record

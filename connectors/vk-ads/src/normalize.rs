@@ -221,9 +221,7 @@ pub(crate) fn ad_spend(
 mod tests {
     use super::*;
 
-    fn raw(s: &str) -> Box<RawValue> {
-        RawValue::from_string(s.to_string()).expect("json")
-    }
+    use okno_connector::testkit::raw_json as raw;
 
     #[test]
     fn decimals_are_exact_from_strings_numbers_and_exponents() {

@@ -9,10 +9,12 @@ use okno_connector::oauth::memory::MemoryTokenStore;
 use okno_connector::oauth::{Save, TokenStore};
 use okno_connector::rust_decimal::Decimal;
 use okno_connector::spend::SpendCursor;
-use okno_connector::testkit::{drain, fixture as read_fixture, test_http_options};
+use okno_connector::testkit::{
+    drain, fetch, fixture as read_fixture, of_kind, real_pause, test_http_options,
+};
 use okno_connector::{
-    AdAccount, AdSpend, BuildContext, Connector, ConnectorError, Cursor, ExposeSecret, Page,
-    PageRequest, Record, SecretString, SpendWindow, TokenSet, TokenVault,
+    BuildContext, Connector, ConnectorError, ExposeSecret, Record, SecretString, TokenSet,
+    TokenVault,
 };
 use okno_vk_ads::mock::{self, VkAdsMock};
 use serde_json::{json, Value};
@@ -100,20 +102,6 @@ fn build_at(
     }
 }
 
-async fn fetch(
-    c: &dyn Connector,
-    stream: &str,
-    cursor: Option<&Cursor>,
-    start: DateTime<Utc>,
-) -> Result<Page, ConnectorError> {
-    c.fetch_page(PageRequest {
-        stream,
-        cursor,
-        start,
-    })
-    .await
-}
-
 async fn received(server: &MockServer, p: &str) -> Vec<Request> {
     server
         .received_requests()
@@ -140,36 +128,6 @@ fn bearer(req: &Request) -> String {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string()
-}
-
-fn spends(records: &[Record]) -> Vec<&AdSpend> {
-    records
-        .iter()
-        .filter_map(|r| match r {
-            Record::AdSpend(s) => Some(s),
-            _ => None,
-        })
-        .collect()
-}
-
-fn windows(records: &[Record]) -> Vec<&SpendWindow> {
-    records
-        .iter()
-        .filter_map(|r| match r {
-            Record::SpendWindow(w) => Some(w),
-            _ => None,
-        })
-        .collect()
-}
-
-fn accounts(records: &[Record]) -> Vec<&AdAccount> {
-    records
-        .iter()
-        .filter_map(|r| match r {
-            Record::AdAccount(a) => Some(a),
-            _ => None,
-        })
-        .collect()
 }
 
 async fn mount_mint(server: &MockServer, times: u64) {
@@ -537,10 +495,7 @@ async fn campaigns_are_paged_by_offset_to_the_end_with_the_account_first() {
     let campaigns: Vec<_> = page
         .records
         .iter()
-        .filter_map(|r| match r {
-            Record::Campaign(c) => Some(c),
-            _ => None,
-        })
+        .filter_map(Record::as_campaign)
         .collect();
     let ids: Vec<_> = campaigns.iter().map(|c| c.campaign_id.as_str()).collect();
     assert_eq!(ids, ["4120031", "4120045", "4120102"]);
@@ -604,7 +559,7 @@ async fn spend_amounts_are_exact_decimals_from_strings_and_numbers() {
         .await
         .expect("spend");
     assert!(!page.has_more);
-    let rows = spends(&page.records);
+    let rows = of_kind(&page.records, Record::as_ad_spend);
     let got: Vec<_> = rows
         .iter()
         .map(|s| {
@@ -656,7 +611,7 @@ async fn spend_amounts_are_exact_decimals_from_strings_and_numbers() {
     // raw is the vendor's row.
     let raw: Value = serde_json::from_str(rows[0].raw.get()).expect("raw json");
     assert_eq!(raw["base"]["spent"], "1234.56");
-    let w = windows(&page.records);
+    let w = of_kind(&page.records, Record::as_spend_window);
     assert_eq!(w.len(), 1);
     assert_eq!((w[0].from, w[0].to), (d("2026-11-27"), d("2026-11-29")));
     assert_eq!(w[0].provisional_from, d("2026-11-23"));
@@ -712,7 +667,7 @@ async fn ids_go_200_per_request_and_days_92_per_slice_over_a_long_backfill() {
     assert_eq!(first_slice.len(), 450);
     // Nine list pages of 50 per slice.
     assert_eq!(received(&server, PLANS).await.len(), 18);
-    let w = windows(&records);
+    let w = of_kind(&records, Record::as_spend_window);
     assert_eq!(
         w.iter().map(|w| (w.from, w.to)).collect::<Vec<_>>(),
         [
@@ -730,7 +685,10 @@ async fn ids_go_200_per_request_and_days_92_per_slice_over_a_long_backfill() {
         })
         .map(|day| day.spent())
         .sum();
-    let got: Decimal = spends(&records).iter().map(|s| s.cost).sum();
+    let got: Decimal = of_kind(&records, Record::as_ad_spend)
+        .iter()
+        .map(|s| s.cost)
+        .sum();
     assert_eq!(got, expected);
     let plan = SpendCursor::from_cursor(cursor.as_ref()).expect("cursor");
     assert_eq!(
@@ -752,18 +710,21 @@ async fn an_interrupted_pass_resumes_at_the_next_slice_without_a_new_lookup() {
         .await
         .expect("first slice");
     assert!(page.has_more);
-    assert_eq!(accounts(&page.records).len(), 1);
-    assert_eq!(windows(&page.records)[0].to, d("2026-08-31"));
+    assert_eq!(of_kind(&page.records, Record::as_ad_account).len(), 1);
+    assert_eq!(
+        of_kind(&page.records, Record::as_spend_window)[0].to,
+        d("2026-08-31")
+    );
     // The process dies here; a new one continues from the committed cursor.
     let second = build_at(&server, settings(json!({})), vault, now);
     let (records, cursor) = drain(second.as_ref(), "spend", page.next, start)
         .await
         .expect("rest");
     assert!(
-        accounts(&records).is_empty(),
+        of_kind(&records, Record::as_ad_account).is_empty(),
         "the pass was planned already"
     );
-    let w = windows(&records);
+    let w = of_kind(&records, Record::as_spend_window);
     assert_eq!(w.len(), 1);
     assert_eq!((w[0].from, w[0].to), (d("2026-09-01"), d("2026-11-29")));
     assert_eq!(received(&server, USER).await.len(), 1);
@@ -771,7 +732,7 @@ async fn an_interrupted_pass_resumes_at_the_next_slice_without_a_new_lookup() {
     let (records, _) = drain(second.as_ref(), "spend", cursor, start)
         .await
         .expect("next run");
-    let w = windows(&records);
+    let w = of_kind(&records, Record::as_spend_window);
     assert_eq!((w[0].from, w[0].to), (d("2026-11-23"), d("2026-11-29")));
 }
 
@@ -791,28 +752,22 @@ async fn today_is_the_account_day_not_the_utc_day() {
         let (records, _) = drain(c.as_ref(), "spend", None, start)
             .await
             .expect("spend");
-        assert_eq!(accounts(&records)[0].time_zone, zone);
-        let w = windows(&records);
+        assert_eq!(of_kind(&records, Record::as_ad_account)[0].time_zone, zone);
+        let w = of_kind(&records, Record::as_spend_window);
         assert_eq!((w[0].from, w[0].to), (d(first), d(today)), "{zone}");
         let last = received(&server, STATS)
             .await
             .pop()
             .expect("a stats request");
         assert_eq!(query(&last)["date_to"], today, "{zone}");
-        assert!(spends(&records).iter().all(|s| s.date <= d(today)));
+        assert!(of_kind(&records, Record::as_ad_spend)
+            .iter()
+            .all(|s| s.date <= d(today)));
     }
 }
 
 // ---------------------------------------------------------------------------------------------
 // limits and errors
-
-/// A real pause of the test thread, letting the mock server's I/O happen while tokio's clock
-/// stands still.
-async fn real_pause(ms: u64) {
-    tokio::task::spawn_blocking(move || std::thread::sleep(std::time::Duration::from_millis(ms)))
-        .await
-        .expect("pause");
-}
 
 /// Paused time and real sockets do not mix on their own: while the client awaits the server,
 /// the idle runtime would auto-advance the clock to reqwest's timeout. A running
@@ -1061,7 +1016,7 @@ async fn the_mock_serves_a_spend_pull_configured_by_its_settings_toml() {
     let (records, _) = drain(c.as_ref(), "spend", None, at("2026-11-20T00:00:00Z"))
         .await
         .expect("spend");
-    let rows = spends(&records);
+    let rows = of_kind(&records, Record::as_ad_spend);
     let expected: usize = (0..120u64)
         .map(|i| {
             d("2026-11-20")

@@ -8,11 +8,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use okno_connector::spend::SpendCursor;
-use okno_connector::testkit::{drain, fixture as read_fixture, test_http_options};
-use okno_connector::{
-    AdSpend, BuildContext, Connector, ConnectorError, Cursor, Page, PageRequest, Record,
-    SpendWindow, TokenVault,
+use okno_connector::testkit::{
+    drain, fetch, fixture as read_fixture, of_kind, real_pause, test_http_options,
 };
+use okno_connector::{BuildContext, Connector, ConnectorError, PageRequest, Record, TokenVault};
 use okno_yandex_direct::mock::{self, ReportsMock};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
@@ -81,20 +80,6 @@ fn build_at(server: &MockServer, settings: Value, now: DateTime<Utc>) -> Arc<dyn
     }
 }
 
-async fn fetch(
-    c: &dyn Connector,
-    stream: &str,
-    cursor: Option<&Cursor>,
-    start: DateTime<Utc>,
-) -> Result<Page, ConnectorError> {
-    c.fetch_page(PageRequest {
-        stream,
-        cursor,
-        start,
-    })
-    .await
-}
-
 async fn requests_to(server: &MockServer, p: &str) -> Vec<Request> {
     server
         .received_requests()
@@ -107,26 +92,6 @@ async fn requests_to(server: &MockServer, p: &str) -> Vec<Request> {
 
 fn body_json(r: &Request) -> Value {
     serde_json::from_slice(&r.body).unwrap()
-}
-
-fn spend(records: &[Record]) -> Vec<&AdSpend> {
-    records
-        .iter()
-        .filter_map(|r| match r {
-            Record::AdSpend(s) => Some(s),
-            _ => None,
-        })
-        .collect()
-}
-
-fn windows(records: &[Record]) -> Vec<&SpendWindow> {
-    records
-        .iter()
-        .filter_map(|r| match r {
-            Record::SpendWindow(w) => Some(w),
-            _ => None,
-        })
-        .collect()
 }
 
 /// Clients and both campaign pages for [`LOGIN`] (Asia/Vladivostok).
@@ -182,13 +147,6 @@ async fn mount_report(server: &MockServer, body: String) {
 
 const EMPTY_REPORT: &str = "Date\tCampaignId\tCampaignName\tImpressions\tClicks\tCost\n";
 
-/// Lets the runtime run for `ms` of real time (socket I/O progresses; paused time does not).
-async fn real_pause(ms: u64) {
-    tokio::task::spawn_blocking(move || std::thread::sleep(Duration::from_millis(ms)))
-        .await
-        .unwrap();
-}
-
 /// Runs `fut` under paused time without tokio auto-advancing the clock while a request is on
 /// the wire (that would fire timers early): auto-advance is inhibited by a blocking task, and
 /// the clock is moved one virtual second at a time with a little real time in between.
@@ -237,13 +195,7 @@ async fn campaigns_stream_reads_every_page_and_maps_the_account() {
     assert_eq!(account.currency.as_str(), "RUB");
     assert_eq!(account.time_zone, "Asia/Vladivostok");
     assert_eq!(account.name.as_deref(), Some("Primorye Trade LLC"));
-    let campaigns: Vec<_> = records
-        .iter()
-        .filter_map(|r| match r {
-            Record::Campaign(c) => Some(c),
-            _ => None,
-        })
-        .collect();
+    let campaigns: Vec<_> = records.iter().filter_map(Record::as_campaign).collect();
     let ids: Vec<&str> = campaigns.iter().map(|c| c.campaign_id.as_str()).collect();
     assert_eq!(ids, ["58310021", "58310022", "58310023"]);
     assert_eq!(campaigns[1].status.as_deref(), Some("SUSPENDED"));
@@ -290,7 +242,7 @@ async fn spend_days_are_the_accounts_days_near_midnight_utc() {
     // UTC says 10 March; the account's today is already 11 March.
     assert_eq!(criteria["DateFrom"], "2025-03-09");
     assert_eq!(criteria["DateTo"], "2025-03-11");
-    let w = windows(&records);
+    let w = of_kind(&records, Record::as_spend_window);
     assert_eq!(w.len(), 1);
     assert_eq!((w[0].from, w[0].to), (day("2025-03-09"), day("2025-03-11")));
     assert_eq!(w[0].provisional_from, day("2025-03-09"));
@@ -340,7 +292,7 @@ async fn report_tsv_becomes_exact_decimals_with_the_vat_choice() {
     let (records, _) = drain(c.as_ref(), "spend", None, at("2025-03-09T00:00:00Z"))
         .await
         .unwrap();
-    let rows = spend(&records);
+    let rows = of_kind(&records, Record::as_ad_spend);
     assert_eq!(rows.len(), 4);
     // 1234560000 micros = 1234.56; 5000 micros = 0.005; 987654321 micros = 987.654321.
     let costs: Vec<Decimal> = rows.iter().map(|r| r.cost).collect();
@@ -465,8 +417,8 @@ async fn offline_report_is_polled_with_the_identical_request_after_retry_in() {
     })
     .await;
     let page = page.unwrap();
-    assert_eq!(spend(&page.records).len(), 4);
-    assert_eq!(windows(&page.records).len(), 1);
+    assert_eq!(of_kind(&page.records, Record::as_ad_spend).len(), 4);
+    assert_eq!(of_kind(&page.records, Record::as_spend_window).len(), 1);
 
     let sent = requests_to(&server, REPORTS).await;
     assert_eq!(sent.len(), 3, "201, 202, then 200");
@@ -560,7 +512,10 @@ async fn a_full_report_queue_is_waited_out_and_the_request_repeated() {
         .await
     })
     .await;
-    assert_eq!(spend(&page.unwrap().records).len(), 4);
+    assert_eq!(
+        of_kind(&page.unwrap().records, Record::as_ad_spend).len(),
+        4
+    );
     let sent = requests_to(&server, REPORTS).await;
     assert_eq!(sent.len(), 2, "one refusal, one answer");
     assert_eq!(sent[0].body, sent[1].body);
@@ -587,15 +542,15 @@ async fn a_pass_over_several_slices_resumes_after_an_interrupted_run() {
     let first = fetch(c.as_ref(), "spend", None, start).await.unwrap();
     assert!(first.has_more);
     assert!(matches!(first.records[0], Record::AdAccount(_)));
-    let w = windows(&first.records);
+    let w = of_kind(&first.records, Record::as_spend_window);
     assert_eq!((w[0].from, w[0].to), (day("2025-01-01"), day("2025-01-31")));
-    assert_eq!(spend(&first.records).len(), 62);
+    assert_eq!(of_kind(&first.records, Record::as_ad_spend).len(), 62);
 
     // A new process resumes at the second slice without looking the account up again.
     let c = build_at(&server, settings, now);
     let (rest, cursor) = drain(c.as_ref(), "spend", first.next, start).await.unwrap();
     assert!(!rest.iter().any(|r| matches!(r, Record::AdAccount(_))));
-    let w: Vec<(NaiveDate, NaiveDate, NaiveDate)> = windows(&rest)
+    let w: Vec<(NaiveDate, NaiveDate, NaiveDate)> = of_kind(&rest, Record::as_spend_window)
         .iter()
         .map(|w| (w.from, w.to, w.provisional_from))
         .collect();
@@ -606,9 +561,9 @@ async fn a_pass_over_several_slices_resumes_after_an_interrupted_run() {
             (day("2025-03-04"), day("2025-03-10"), day("2025-03-08")),
         ]
     );
-    assert_eq!(spend(&rest).len(), 2 * (31 + 7));
+    assert_eq!(of_kind(&rest, Record::as_ad_spend).len(), 2 * (31 + 7));
     assert_eq!(
-        62 + spend(&rest).len() as u64,
+        62 + of_kind(&rest, Record::as_ad_spend).len() as u64,
         mock.rows_between(day("2025-01-01"), day("2025-03-10"))
     );
     assert_eq!(
@@ -659,7 +614,7 @@ async fn corrected_statistics_from_changes_extend_the_window() {
     .unwrap();
     // Without Changes the pass would start on 9 March (3 days back from 11 March); the earliest
     // BorderDate (20 February) pulls it back.
-    let w = windows(&records);
+    let w = of_kind(&records, Record::as_spend_window);
     assert_eq!(w.len(), 1);
     assert_eq!((w[0].from, w[0].to), (day("2025-02-20"), day("2025-03-11")));
     assert_eq!(w[0].provisional_from, day("2025-03-09"));
@@ -949,7 +904,7 @@ async fn the_mock_serves_offline_reports_honouring_the_dates() {
     let ((records, _), waited) =
         drive_paused(async move { drain(c.as_ref(), "spend", None, start).await.unwrap() }).await;
     assert!(waited >= Duration::from_secs(2), "{waited:?}");
-    let rows = spend(&records);
+    let rows = of_kind(&records, Record::as_ad_spend);
     assert_eq!(rows.len(), 15);
     assert_eq!(mock.rows_between(day("2025-01-01"), day("2025-01-05")), 15);
     assert_eq!(mock.served_rows.load(Ordering::Relaxed), 15);
