@@ -412,3 +412,46 @@ fn attribution_rules_load_in_order_and_each_mistake_is_named() {
     let keys: Vec<&str> = err.issues.iter().map(|i| i.key.as_str()).collect();
     assert_eq!(keys, ["attribution.rule[0].chanel", "attribution.rule[0]"]);
 }
+
+#[test]
+fn the_report_section_states_currency_zone_and_margins_exactly() {
+    let loaded = load("[report]\ncurrency = \"usd\"\ntimezone = \"Asia/Almaty\"\nspend_includes_vat = true\ngross_margin = \"0.35\"\n[report.product_margin]\n\"SMM course\" = \"0.72\"\n").unwrap();
+    let r = &loaded.config.report;
+    assert_eq!(
+        (r.currency.as_str(), r.timezone.name()),
+        ("USD", "Asia/Almaty")
+    );
+    assert!(r.spend_includes_vat);
+    assert_eq!(r.gross_margin.unwrap().to_string(), "0.35");
+    assert_eq!(r.product_margin["SMM course"].to_string(), "0.72");
+    // Defaults: roubles, Moscow, spend without VAT, no margin (ROMI is then n/a).
+    let d = load("").unwrap().config.report;
+    assert_eq!(
+        (
+            d.currency.as_str(),
+            d.timezone.name(),
+            d.spend_includes_vat,
+            d.gross_margin
+        ),
+        ("RUB", "Europe/Moscow", false, None)
+    );
+
+    single_issue(
+        load("[report]\ncurrency = \"roubles\"\n"),
+        "report.currency",
+    );
+    single_issue(load("[report]\ntimezone = \"Moscow\"\n"), "report.timezone");
+    single_issue(
+        load("[report]\ngross_margin = 0.35\n"),
+        "report.gross_margin",
+    );
+    single_issue(
+        load("[report]\ngross_margin = \"1.5\"\n"),
+        "report.gross_margin",
+    );
+    single_issue(
+        load("[report.product_margin]\n\"SMM\" = \"-0.1\"\n"),
+        "report.product_margin.SMM",
+    );
+    single_issue(load("[report]\ncurency = \"RUB\"\n"), "report.curency");
+}

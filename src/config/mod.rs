@@ -149,6 +149,113 @@ impl fmt::Debug for Instance {
     }
 }
 
+/// `[report]`: how figures are stated (FIGURES.md, "Conventions").
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportConfig {
+    /// Every amount is converted into this currency at the rate of its own day.
+    pub currency: okno_connector::Currency,
+    /// Days, weeks and months of reports are counted in this zone.
+    pub timezone: okno_connector::chrono_tz::Tz,
+    /// Whether spend is taken with VAT where a platform reports it both ways.
+    pub spend_includes_vat: bool,
+    /// Gross margin for ROMI (0 to 1), unless a product has its own.
+    pub gross_margin: Option<okno_connector::rust_decimal::Decimal>,
+    /// Gross margin per product name, as the CRM spells the product.
+    pub product_margin: BTreeMap<String, okno_connector::rust_decimal::Decimal>,
+}
+
+impl Default for ReportConfig {
+    fn default() -> Self {
+        ReportConfig {
+            currency: okno_connector::Currency::from_str("RUB")
+                .unwrap_or_else(|_| unreachable!("RUB is a currency code")),
+            timezone: okno_connector::chrono_tz::Europe::Moscow,
+            spend_includes_vat: false,
+            gross_margin: None,
+            product_margin: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct RawReport {
+    currency: Option<String>,
+    timezone: Option<String>,
+    spend_includes_vat: Option<bool>,
+    gross_margin: Option<serde_json::Value>,
+    #[serde(default)]
+    product_margin: BTreeMap<String, serde_json::Value>,
+}
+
+const REPORT_KEYS: &[&str] = &[
+    "currency",
+    "timezone",
+    "spend_includes_vat",
+    "gross_margin",
+    "product_margin",
+];
+
+/// A margin written as a string from 0 to 1 ("0.35"), so it stays exact.
+fn margin(
+    value: &serde_json::Value,
+    key: &str,
+    issues: &mut Issues,
+) -> Option<okno_connector::rust_decimal::Decimal> {
+    use okno_connector::rust_decimal::Decimal;
+    let parsed = match value {
+        serde_json::Value::String(t) => t.trim().parse::<Decimal>().ok(),
+        _ => None,
+    };
+    match parsed {
+        Some(m) if m >= Decimal::ZERO && m <= Decimal::ONE => Some(m),
+        _ => {
+            issues.push(
+                key.to_string(),
+                format!("{value} is not a margin from 0 to 1 written as a string"),
+                Some("e.g. gross_margin = \"0.35\" for 35 %".into()),
+            );
+            None
+        }
+    }
+}
+
+fn report_section(tree: &serde_json::Value, issues: &mut Issues) -> ReportConfig {
+    let mut out = ReportConfig::default();
+    let Some(value) = tree.get("report") else {
+        return out;
+    };
+    let Some(raw) = section::<RawReport>(value, "report", REPORT_KEYS, issues) else {
+        return out;
+    };
+    if let Some(c) = raw.currency {
+        match c.parse() {
+            Ok(c) => out.currency = c,
+            Err(e) => issues.push("report.currency", e.to_string(), None),
+        }
+    }
+    if let Some(tz) = raw.timezone {
+        match tz.parse() {
+            Ok(tz) => out.timezone = tz,
+            Err(_) => issues.push(
+                "report.timezone",
+                format!("{tz:?} is not an IANA time zone"),
+                Some("e.g. timezone = \"Europe/Moscow\"".into()),
+            ),
+        }
+    }
+    out.spend_includes_vat = raw.spend_includes_vat.unwrap_or(false);
+    out.gross_margin = raw
+        .gross_margin
+        .as_ref()
+        .and_then(|v| margin(v, "report.gross_margin", issues));
+    for (product, v) in &raw.product_margin {
+        if let Some(m) = margin(v, &format!("report.product_margin.{product}"), issues) {
+            out.product_margin.insert(product.clone(), m);
+        }
+    }
+    out
+}
+
 /// `[server]`: the HTTP listener for webhooks and health checks. Off when absent.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -198,6 +305,7 @@ pub struct Config {
     pub fx: Vec<FixedRate>,
     /// `[[attribution.rule]]`s, in file order.
     pub attribution: Vec<crate::figures::attribution::Rule>,
+    pub report: ReportConfig,
 }
 
 /// One `[[fx]]` block: one unit of `currency` is worth `rate` units of `base` on every day
@@ -256,9 +364,19 @@ struct RawRoot {
     _fx: serde_json::Value,
     #[serde(default, rename = "attribution")]
     _attribution: serde_json::Value,
+    #[serde(default, rename = "report")]
+    _report: serde_json::Value,
 }
 
-const ROOT_KEYS: &[&str] = &["store", "log", "server", "connector", "fx", "attribution"];
+const ROOT_KEYS: &[&str] = &[
+    "store",
+    "log",
+    "server",
+    "connector",
+    "fx",
+    "attribution",
+    "report",
+];
 
 #[derive(Deserialize)]
 struct RawAttribution {
@@ -803,6 +921,7 @@ pub fn load_with_env(path: &Path, env: &[(String, String)]) -> Result<Loaded, Co
     }
     let fx = fixed_rates(&tree, &mut issues);
     let attribution = attribution_rules(&tree, &ids, &mut issues);
+    let report = report_section(&tree, &mut issues);
     // Every id seen, so a block with other problems does not add "no such instance" here.
     let people = match people::load(path, &ids) {
         Ok(p) => p,
@@ -823,6 +942,7 @@ pub fn load_with_env(path: &Path, env: &[(String, String)]) -> Result<Loaded, Co
                 people: std::sync::Arc::new(people),
                 fx,
                 attribution,
+                report,
             },
             warnings: warnings.list,
         })
