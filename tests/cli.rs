@@ -266,3 +266,32 @@ fn import_spend_and_rates_from_csv_then_status_shows_the_accounts() {
     assert_eq!(account["currency"], "RUB");
     assert_eq!(account["time_zone"], "Europe/Moscow");
 }
+
+#[test]
+fn the_example_people_and_budgets_files_validate_beside_the_example_config() {
+    let dir = tempfile::tempdir().unwrap();
+    for (from, to) in [
+        ("config/okno.example.toml", "okno.toml"),
+        ("config/people.example.toml", "people.toml"),
+        ("config/budgets.example.toml", "budgets.toml"),
+    ] {
+        std::fs::copy(from, dir.path().join(to)).unwrap();
+    }
+    let config = dir.path().join("okno.toml");
+    let out = okno(&["--config", config.to_str().unwrap(), "validate"]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    // A mistake in budgets.toml is named with its file, line and key.
+    let budgets = dir.path().join("budgets.toml");
+    let broken = std::fs::read_to_string(&budgets)
+        .unwrap()
+        .replace("amount = \"1200.00\"", "amount = 1200.00");
+    std::fs::write(&budgets, broken).unwrap();
+    let out = okno(&["--config", config.to_str().unwrap(), "validate"]);
+    assert!(!out.status.success());
+    let t = text(&out);
+    assert!(
+        t.contains("budgets.toml: line[1].amount: 1200.0 must be written as a string"),
+        "{t}"
+    );
+}

@@ -455,3 +455,71 @@ fn the_report_section_states_currency_zone_and_margins_exactly() {
     );
     single_issue(load("[report]\ncurency = \"RUB\"\n"), "report.curency");
 }
+
+fn load_with_budgets(budgets: &str) -> Result<Loaded, ConfigError> {
+    let (dir, path) = write(&zendesk("", GOOD_SETTINGS));
+    std::fs::write(dir.path().join("budgets.toml"), budgets).unwrap();
+    load_with_env(&path, &env())
+}
+
+#[test]
+fn budget_lines_are_exact_and_each_mistake_names_its_line_and_key() {
+    let good = "[budget]\noverspend_alert_pct = 15\n\
+                [[line]]\nid = \"nov-direct\"\nperiod = \"2026-11\"\nchannel = \"yandex_direct\"\namount = \"450000.50\"\ncurrency = \"RUB\"\ntarget_cpl = \"1500\"\n\
+                [[line]]\nid = \"seats\"\nfrom = \"2026-11-01\"\nto = \"2026-11-15\"\nkind = \"overhead\"\namount = \"38000\"\ncurrency = \"RUB\"\nfunding = \"client\"\n\
+                [[line]]\nid = \"brand\"\nperiod = \"2026-02\"\ncampaign = \"zd:123\"\namount = \"10\"\ncurrency = \"usd\"\n";
+    let b = load_with_budgets(good).unwrap().config.budgets;
+    assert_eq!(b.overspend_alert_pct.to_string(), "15");
+    assert_eq!(b.lines.len(), 3);
+    assert_eq!(b.lines[0].amount.to_string(), "450000.50");
+    assert_eq!(
+        (b.lines[0].from.to_string(), b.lines[0].to.to_string()),
+        ("2026-11-01".into(), "2026-11-30".into())
+    );
+    assert_eq!(
+        b.lines[1].scope,
+        okno::config::budgets::Scope::Everything,
+        "overhead needs no channel"
+    );
+    assert_eq!(b.lines[1].funding.as_str(), "client");
+    assert_eq!(b.lines[2].to.to_string(), "2026-02-28");
+    assert_eq!(b.lines[2].currency.as_str(), "USD");
+
+    let one = |line: &str| {
+        let err = load_with_budgets(&format!("[[line]]\n{line}")).unwrap_err();
+        assert_eq!(err.issues.len(), 1, "{err}");
+        assert!(err.issues[0].file.ends_with("budgets.toml"), "{err}");
+        err.issues[0].key.clone()
+    };
+    let base = "id = \"x\"\nperiod = \"2026-11\"\nchannel = \"seo\"\ncurrency = \"RUB\"\n";
+    assert_eq!(one(&format!("{base}amount = 100\n")), "line[0].amount");
+    assert_eq!(one(&format!("{base}amount = \"-5\"\n")), "line[0].amount");
+    assert_eq!(
+        one(&format!("{base}amount = \"5\"\nfunding = \"grant\"\n")),
+        "line[0].funding"
+    );
+    assert_eq!(
+        one(&format!("{base}amount = \"5\"\nkind = \"capex\"\n")),
+        "line[0].kind"
+    );
+    assert_eq!(
+        one(
+            "id = \"x\"\nperiod = \"Nov\"\nchannel = \"seo\"\ncurrency = \"RUB\"\namount = \"5\"\n"
+        ),
+        "line[0].period"
+    );
+    assert_eq!(one("id = \"x\"\nfrom = \"2026-11-05\"\nto = \"2026-11-01\"\nchannel = \"seo\"\ncurrency = \"RUB\"\namount = \"5\"\n"), "line[0].to");
+    assert_eq!(
+        one("id = \"x\"\nperiod = \"2026-11\"\ncurrency = \"RUB\"\namount = \"5\"\n"),
+        "line[0]"
+    );
+    assert_eq!(one("id = \"x\"\nperiod = \"2026-11\"\ncampaign = \"nosuch:1\"\ncurrency = \"RUB\"\namount = \"5\"\n"), "line[0].campaign");
+    let dup = load_with_budgets(&format!(
+        "[[line]]\n{base}amount = \"1\"\n[[line]]\n{base}amount = \"2\"\n"
+    ))
+    .unwrap_err();
+    assert_eq!(dup.issues[0].key, "line[1].id");
+    let typo =
+        load_with_budgets(&format!("[[line]]\n{base}amount = \"1\"\nnotes = \"x\"\n")).unwrap_err();
+    assert!(typo.to_string().contains("unknown field `notes`"), "{typo}");
+}

@@ -5,6 +5,7 @@
 //! built (which creates their HTTP clients) but nothing is called. Every problem found is
 //! reported at once, each naming the file, the key path and a fix.
 
+pub mod budgets;
 pub mod people;
 mod secrets;
 
@@ -306,6 +307,8 @@ pub struct Config {
     /// `[[attribution.rule]]`s, in file order.
     pub attribution: Vec<crate::figures::attribution::Rule>,
     pub report: ReportConfig,
+    /// `budgets.toml` beside the configuration file (no lines when there is none).
+    pub budgets: std::sync::Arc<budgets::Budgets>,
 }
 
 /// One `[[fx]]` block: one unit of `currency` is worth `rate` units of `base` on every day
@@ -930,6 +933,13 @@ pub fn load_with_env(path: &Path, env: &[(String, String)]) -> Result<Loaded, Co
             people::People::default()
         }
     };
+    let budgets = match budgets::load(path, &ids) {
+        Ok(b) => b,
+        Err(found) => {
+            issues.list.extend(found);
+            budgets::Budgets::default()
+        }
+    };
     if issues.list.is_empty() {
         Ok(Loaded {
             config: Config {
@@ -943,6 +953,7 @@ pub fn load_with_env(path: &Path, env: &[(String, String)]) -> Result<Loaded, Co
                 fx,
                 attribution,
                 report,
+                budgets: std::sync::Arc::new(budgets),
             },
             warnings: warnings.list,
         })
