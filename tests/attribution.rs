@@ -142,7 +142,7 @@ store_test!(async fn every_lead_is_attributed_or_unattributed_with_its_reason(st
     assert_eq!(
         rows,
         [
-            ("direct:70000012", "campaign_name+campaign_id", 2, 2, "14000".to_string()),
+            ("direct:70000012", "campaign_id+campaign_name", 2, 2, "14000".to_string()),
             ("gads:20871234", "gclid+platform_utm", 2, 1, "20000".to_string()),
             ("channel organic", "rule[0]", 1, 0, String::new()),
             ("unattributed", "", 3, 1, "3000".to_string()),

@@ -149,7 +149,11 @@ fn demo_run_once_then_status_shows_every_stream() {
     let report: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
     let rows = report["streams"].as_array().unwrap();
     assert_eq!(report["webhook_inbox"], serde_json::json!([]));
-    assert_eq!(rows.len(), 3);
+    assert_eq!(
+        rows.len(),
+        7,
+        "groups, users, tickets, campaigns, spend, pipelines, leads"
+    );
     let tickets = rows.iter().find(|r| r["stream"] == "tickets").unwrap();
     assert_eq!(tickets["result"], "succeeded");
     assert_eq!(tickets["records"], 1400);

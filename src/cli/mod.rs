@@ -818,7 +818,7 @@ async fn report_attribution(
     let report = crate::figures::attribution_report(store, &config.attribution).await?;
     let money = |m: &std::collections::BTreeMap<String, okno_connector::rust_decimal::Decimal>| {
         m.iter()
-            .map(|(c, a)| format!("{} {c}", a.round_dp(2)))
+            .map(|(c, a)| format!("{:.2} {c}", a.round_dp(2)))
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -853,12 +853,12 @@ async fn report_attribution(
         return Ok(());
     }
     println!(
-        "{:<28} {:<16} {:<22} {:>8} {:>6}  REVENUE",
+        "{:<28} {:<16} {:<36} {:>8} {:>6}  REVENUE",
         "ATTRIBUTED TO", "CHANNEL", "VIA", "LEADS", "WON"
     );
     for b in &report.buckets {
         println!(
-            "{:<28} {:<16} {:<22} {:>8} {:>6}  {}",
+            "{:<28} {:<16} {:<36} {:>8} {:>6}  {}",
             b.target,
             b.channel.as_deref().unwrap_or("-"),
             if b.via.is_empty() { "-" } else { &b.via },

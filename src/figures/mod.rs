@@ -171,10 +171,10 @@ pub async fn attribution_report(
                     revenue: BTreeMap::new(),
                 });
             if !via.is_empty() && !b.via.split('+').any(|v| v == via) {
-                if !b.via.is_empty() {
-                    b.via.push('+');
-                }
-                b.via.push_str(&via);
+                let mut all: Vec<&str> = b.via.split('+').filter(|v| !v.is_empty()).collect();
+                all.push(&via);
+                all.sort_unstable();
+                b.via = all.join("+");
             }
             b.leads += 1;
             if let Some((currency, amount)) = revenue(outcome) {

@@ -43,24 +43,38 @@ pub(crate) const SETTINGS: &[SettingSpec] = &[
     },
     SettingSpec {
         name: "page_size",
-        doc: "records per page (tickets per page on `tickets`, each followed by its metrics), 1 to 10000 (default 500)",
+        doc: "items per page (tickets per page on `tickets`, each followed by its metrics; leads per page on `leads`, each followed by its click id when it has a resolvable gclid; `spend` always pages by account and 31-day slice), 1 to 10000 (default 500)",
         required: false,
         secret: false,
         example: "500",
     },
     SettingSpec {
         name: "days",
-        doc: "how many days before `anchor_date` the tickets are spread over, 1 to 3650 (default 90)",
+        doc: "how many days before `anchor_date` tickets and leads are spread over and ad spend is reported for, 1 to 3650 (default 90)",
         required: false,
         secret: false,
         example: "90",
     },
     SettingSpec {
         name: "anchor_date",
-        doc: "the generated world's \"now\" (YYYY-MM-DD, midnight UTC, 1990 to 2999): tickets are created in the `days` before it and nothing happens after it; fixed so the data never depends on the clock (default 2026-01-01)",
+        doc: "the generated world's \"now\" (YYYY-MM-DD, midnight UTC, 1990 to 2999): tickets and leads are created and money is spent in the `days` before it and nothing happens after it; fixed so the data never depends on the clock (default 2026-01-01)",
         required: false,
         secret: false,
         example: "\"2026-01-01\"",
+    },
+    SettingSpec {
+        name: "leads",
+        doc: "how many CRM leads the `leads` stream produces in all; daily ad spend on `spend` scales with it so cost per lead stays realistic, 0 to 100000000 (default 3000)",
+        required: false,
+        secret: false,
+        example: "3000",
+    },
+    SettingSpec {
+        name: "campaigns",
+        doc: "how many ad campaigns the `campaigns` stream produces across its three ad accounts (Yandex Direct-, Google Ads- and VK Ads-like, RUB, Europe/Moscow); beyond 24 names repeat numbered, 0 to 1000 (default 20)",
+        required: false,
+        secret: false,
+        example: "20",
     },
 ];
 
@@ -72,6 +86,8 @@ pub(crate) const DEFAULT_GROUPS: u64 = 4;
 pub(crate) const DEFAULT_PAGE_SIZE: u64 = 500;
 pub(crate) const DEFAULT_DAYS: u64 = 90;
 pub(crate) const DEFAULT_ANCHOR_DATE: &str = "2026-01-01";
+pub(crate) const DEFAULT_LEADS: u64 = 3_000;
+pub(crate) const DEFAULT_CAMPAIGNS: u64 = 20;
 
 const MAX_TICKETS: u64 = 1_000_000_000;
 const MAX_AGENTS: u64 = 100_000;
@@ -79,6 +95,8 @@ const MAX_REQUESTERS: u64 = 100_000_000;
 const MAX_GROUPS: u64 = 10_000;
 const MAX_PAGE_SIZE: u64 = 10_000;
 const MAX_DAYS: u64 = 3_650;
+const MAX_LEADS: u64 = 100_000_000;
+const MAX_CAMPAIGNS: u64 = 1_000;
 /// Anchors keep every generated instant (at most twelve years before the anchor) in 4-digit years.
 const ANCHOR_YEARS: std::ops::RangeInclusive<i32> = 1990..=2999;
 
@@ -92,6 +110,8 @@ struct Raw {
     page_size: Option<u64>,
     days: Option<u64>,
     anchor_date: Option<String>,
+    leads: Option<u64>,
+    campaigns: Option<u64>,
 }
 
 /// Validated settings of a demo instance.
@@ -113,6 +133,10 @@ pub struct Settings {
     pub days: u64,
     /// The generated world's "now": midnight UTC starting this date (years 1990 to 2999).
     pub anchor_date: NaiveDate,
+    /// CRM leads the `leads` stream produces in all (0 to 100,000,000); ad spend scales with it.
+    pub leads: u64,
+    /// Ad campaigns across the three ad accounts (0 to 1,000).
+    pub campaigns: u64,
 }
 
 impl Default for Settings {
@@ -126,6 +150,8 @@ impl Default for Settings {
             page_size: DEFAULT_PAGE_SIZE,
             days: DEFAULT_DAYS,
             anchor_date: parse_date(DEFAULT_ANCHOR_DATE).expect("the default anchor is a date"),
+            leads: DEFAULT_LEADS,
+            campaigns: DEFAULT_CAMPAIGNS,
         }
     }
 }
@@ -162,6 +188,8 @@ impl Settings {
             page_size: raw.page_size.unwrap_or(defaults.page_size),
             days: raw.days.unwrap_or(defaults.days),
             anchor_date,
+            leads: raw.leads.unwrap_or(defaults.leads),
+            campaigns: raw.campaigns.unwrap_or(defaults.campaigns),
         };
         if let Err(more) = settings.validate() {
             errors.extend(more);
@@ -182,6 +210,8 @@ impl Settings {
             ("groups", self.groups, 1, MAX_GROUPS),
             ("page_size", self.page_size, 1, MAX_PAGE_SIZE),
             ("days", self.days, 1, MAX_DAYS),
+            ("leads", self.leads, 0, MAX_LEADS),
+            ("campaigns", self.campaigns, 0, MAX_CAMPAIGNS),
         ];
         let mut errors: Vec<SettingsError> = checks
             .into_iter()
@@ -242,6 +272,7 @@ mod tests {
             (42, 2000, 12, 300, 4, 500, 90)
         );
         assert_eq!(d.anchor_date.to_string(), "2026-01-01");
+        assert_eq!((d.leads, d.campaigns), (3000, 20));
     }
 
     #[test]
@@ -255,6 +286,17 @@ mod tests {
         assert_eq!(s.tickets, 10);
         assert_eq!(s.page_size, 5);
         assert_eq!(s.anchor_date, NaiveDate::from_ymd_opt(2025, 6, 30).unwrap());
+        let s = Settings::parse(&json!({"leads": 0, "campaigns": 1000})).unwrap();
+        assert_eq!((s.leads, s.campaigns), (0, 1000));
+    }
+
+    #[test]
+    fn bounds_leads_and_campaigns() {
+        let errs =
+            Settings::parse(&json!({"leads": 100_000_001u64, "campaigns": 1001})).unwrap_err();
+        let keys: Vec<&str> = errs.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(keys, ["leads", "campaigns"]);
+        assert_eq!(errs[1].hint.as_deref(), Some("use 0 to 1000"));
     }
 
     #[test]

@@ -11,7 +11,9 @@
 
 use okno_connector::{Group, Identity, Record, Ticket, TicketMetrics};
 
+use crate::ads::Ads;
 use crate::config::Settings;
+use crate::crm::Crm;
 use crate::raw::{raw, ApiUrl, Minutes, RawGroup, RawMetricSet, RawTicket, RawUser, Stamp, Via};
 use crate::rng::{mix, Rng};
 use crate::timeline::{after_business_minutes, instant, Timeline, SECS_PER_DAY};
@@ -60,6 +62,10 @@ pub(crate) struct Generator {
     /// Indexes into [`TOPICS`] of the topics some group handles: with fewer groups than group
     /// names, the requests of the missing teams do not arrive.
     topics: Vec<usize>,
+    /// Ad accounts, campaigns and their spend.
+    ads: Ads,
+    /// The sales pipeline and the leads.
+    crm: Crm,
 }
 
 impl Generator {
@@ -69,16 +75,29 @@ impl Generator {
         let topics = (0..TOPICS.len())
             .filter(|&t| TOPICS[t].group < settings.groups)
             .collect();
+        let ads = Ads::new(&settings, &timeline);
+        let crm = Crm::new(&settings);
         Generator {
             settings,
             timeline,
             name_shift,
             topics,
+            ads,
+            crm,
         }
     }
 
     pub(crate) fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    pub(crate) fn ads(&self) -> &Ads {
+        &self.ads
+    }
+
+    /// Appends lead `i` to `out`, followed by its click id when it carries a gclid.
+    pub(crate) fn lead(&self, i: u64, out: &mut Vec<Record>) {
+        self.crm.lead(&self.ads, i, out)
     }
 
     /// Agents and requesters: the length of the `users` stream.

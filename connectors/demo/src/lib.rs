@@ -1,13 +1,15 @@
 //! # Demo source (`kind = "demo"`)
 //!
-//! A seeded, deterministic generator of realistic help-desk records — the marketing department's
-//! requests to its own teams — for the first run of a new user and for benchmarks. It calls no
-//! vendor: records are computed, then go through the same engine, store and cursor path as a real
-//! vendor's (like vector's `demo_logs`).
+//! A seeded, deterministic generator of realistic records of a marketing department — its
+//! requests to its own teams, its ad accounts, campaigns and daily spend, and the CRM leads the
+//! ads bring — for the first run of a new user, for trying the figures (ROI, CPL, budget) and for
+//! benchmarks. It calls no vendor: records are computed, then go through the same engine, store
+//! and cursor path as a real vendor's (like vector's `demo_logs`).
 //!
 //! - **What it owns**: nothing outside this crate. No I/O, no state between calls; a page is a
 //!   pure function of the settings, the stream and the cursor.
-//! - **Streams** (every record's `raw` is shaped like the Zendesk object of the same kind):
+//! - **Streams** (help-desk records' `raw` is shaped like the Zendesk object of the same kind, ad
+//!   records' like the platform's, leads' and stages' like amoCRM's):
 //!   - `groups`: [`Group`](okno_connector::Group)s with marketing team names ("Performance Ads",
 //!     "Web & Landing Pages", ...); ids `101, 102, ...`.
 //!   - `users`: [`Identity`](okno_connector::Identity)s: `agents` agents first (every tenth, from
@@ -26,26 +28,50 @@
 //!     both business and calendar minutes (business ≤ calendar). Assignees are agents of the
 //!     ticket's group (agent `k` is in group `k mod groups`), requesters are end users, and
 //!     group ids are those of `groups`. With the defaults, about 85% of tickets are closed.
-//! - **Cursor**: `{"offset": n}`, the number of items (tickets, users, groups) already produced.
-//!   Each page holds `page_size` items from the offset; `has_more` stays true until the stream's
-//!   total is reached. The last cursor stays at the end, so a later run yields nothing new; an
+//!   - `campaigns`: three [`AdAccount`](okno_connector::AdAccount)s — Yandex Direct-, Google Ads-
+//!     and VK Ads-like, all RUB and `Europe/Moscow` — then `campaigns`
+//!     [`Campaign`](okno_connector::Campaign)s across them (channels `yandex_direct`,
+//!     `google_ads`, `vk_ads`; Russian and English names; most with a `utm_campaign` slug).
+//!     See `ads.rs`.
+//!   - `spend`: [`AdSpend`](okno_connector::AdSpend) per running campaign and day over the
+//!     `days` before `anchor_date` (account days), exact to the kopeck, with impressions, clicks
+//!     and platform conversions; scaled by `leads` so cost per lead stays realistic. One page per
+//!     account and 31-day slice, whatever `page_size`: an account's first page starts with its
+//!     account, every page ends with the [`SpendWindow`](okno_connector::SpendWindow) of its
+//!     slice (the last 3 days provisional), as `okno_connector::spend` describes.
+//!   - `pipelines`: the [`Stage`](okno_connector::Stage)s of one amoCRM-like sales pipeline:
+//!     five open stages, won (142) and lost (143).
+//!   - `leads`: [`Lead`](okno_connector::Lead)s (entity `lead`, RUB, owners among the agents)
+//!     created over the same days; 90% carry the marks of a campaign running that day, Google
+//!     leads often a gclid followed on the page by its [`ClickId`](okno_connector::ClickId),
+//!     and 10% are unattributed (no marks, a source only, or an unknown `utm_campaign`). About
+//!     15% end won (with an amount, a third with a discount); the "Students" segment never buys.
+//!     Ids `500001, 500002, ...`. See `crm.rs`.
+//! - **Cursor**: `{"offset": n}`, the number of items (tickets, users, groups, accounts and
+//!   campaigns, stages, leads; on `spend`, pages) already produced. Each page holds `page_size`
+//!   items from the offset (`spend`: one account's slice); `has_more` stays true until the
+//!   stream's total is reached. The last cursor stays at the end, so a later run yields nothing new; an
 //!   offset past the total (after a setting was lowered) yields nothing and is kept. A cursor
 //!   without `offset` is refused (`Invalid`) with a hint to resync with `--full`.
 //! - **Settings** (all optional): `seed` (42), `tickets` (2000), `agents` (12), `requesters` (300),
-//!   `groups` (4), `page_size` (500), `days` (90), `anchor_date` ("2026-01-01"). See [`Settings`].
+//!   `groups` (4), `page_size` (500), `days` (90), `anchor_date` ("2026-01-01"), `leads` (3000),
+//!   `campaigns` (20). See [`Settings`].
 //! - **Determinism**: item `i` of a stream depends only on the settings and `i` — not on the page
 //!   size, the cursor or earlier pages — so resuming after a crash, or reading with another page
 //!   size, yields identical records. Time is taken from `anchor_date`, never from the clock or
 //!   from `start_date`: the same settings give the same records byte for byte, today and next
 //!   year. Set `anchor_date` to today for data that looks current. Changing any setting other
 //!   than `page_size` changes records already stored (creation times are spread by `tickets`,
-//!   requesters and assignees drawn among `requesters` and `agents`): resync with `--full`.
+//!   requesters and assignees drawn among `requesters` and `agents`, spend scaled by `leads`):
+//!   resync with `--full`.
 //! - **Rate limits**: none.
 //! - **Speed**: a few microseconds per ticket with its metrics in a release build (100,000 in
 //!   about 0.3 s on a small VM), so benchmarks can produce millions. Instants and URLs in `raw`
 //!   are formatted without `fmt` for that reason (see `raw.rs`).
 
+mod ads;
 mod config;
+mod crm;
 mod generate;
 mod raw;
 mod rng;
@@ -67,7 +93,7 @@ use generate::Generator;
 /// The registry entry for `kind = "demo"`.
 pub const KIND: ConnectorKind = ConnectorKind {
     kind: "demo",
-    summary: "Demo source: seeded, deterministic help-desk tickets (with reply and resolution times), users and groups of a marketing department; no vendor needed",
+    summary: "Demo source: seeded, deterministic help-desk tickets (with reply and resolution times), users and groups of a marketing department, its ad accounts, campaigns and daily spend, and the CRM leads they bring; no vendor needed",
     streams: &[
         StreamSpec {
             name: "groups",
@@ -82,6 +108,26 @@ pub const KIND: ConnectorKind = ConnectorKind {
         StreamSpec {
             name: "tickets",
             doc: "generated tickets, each with its metrics; resumes from {\"offset\": n}",
+            default: true,
+        },
+        StreamSpec {
+            name: "campaigns",
+            doc: "generated ad accounts (Yandex Direct-, Google Ads- and VK Ads-like, RUB, Europe/Moscow), then their campaigns; resumes from {\"offset\": n}",
+            default: true,
+        },
+        StreamSpec {
+            name: "spend",
+            doc: "generated daily spend per campaign, one page per account and 31-day slice ending with its spend window; resumes from {\"offset\": n} (pages done)",
+            default: true,
+        },
+        StreamSpec {
+            name: "pipelines",
+            doc: "the generated sales pipeline's stages (open ones, won 142, lost 143); resumes from {\"offset\": n}",
+            default: true,
+        },
+        StreamSpec {
+            name: "leads",
+            doc: "generated CRM leads with UTM marks and click ids of the generated campaigns (10% unattributed), each gclid followed by its click id; resumes from {\"offset\": n}",
             default: true,
         },
     ],
@@ -109,21 +155,33 @@ impl Demo {
         })
     }
 
-    /// One page of `stream`: `page_size` items from the cursor's offset, `per_item` records each.
+    /// One page of `stream`: `page_size` items from the cursor's offset, about `per_item` records
+    /// each.
     fn page(
         &self,
         stream: &str,
         cursor: Option<&Cursor>,
         total: u64,
         per_item: usize,
+        emit: impl FnMut(u64, &mut Vec<Record>),
+    ) -> Result<Page, ConnectorError> {
+        let page_size = self.generator.settings().page_size;
+        self.page_of(stream, cursor, total, page_size, per_item, emit)
+    }
+
+    /// One page of `stream`: `page_size` items from the cursor's offset.
+    fn page_of(
+        &self,
+        stream: &str,
+        cursor: Option<&Cursor>,
+        total: u64,
+        page_size: u64,
+        per_item: usize,
         mut emit: impl FnMut(u64, &mut Vec<Record>),
     ) -> Result<Page, ConnectorError> {
         let offset = offset(stream, cursor)?;
         // A stored offset past the end (the total was lowered) yields nothing and is kept.
-        let end = offset
-            .saturating_add(self.generator.settings().page_size)
-            .min(total)
-            .max(offset);
+        let end = offset.saturating_add(page_size).min(total).max(offset);
         let mut records = Vec::with_capacity((end - offset) as usize * per_item);
         for i in offset..end {
             emit(i, &mut records);
@@ -151,8 +209,19 @@ impl Connector for Demo {
             "tickets" => self.page(req.stream, req.cursor, s.tickets, 2, |i, out| {
                 g.ticket(i, out)
             }),
+            "campaigns" => self.page(req.stream, req.cursor, g.ads().campaign_items(), 1, |i, out| {
+                out.push(g.ads().campaign_item(i))
+            }),
+            // One account's slice per page, whatever the page size.
+            "spend" => self.page_of(req.stream, req.cursor, g.ads().spend_pages(), 1, 256, |k, out| {
+                g.ads().spend_page(k, out)
+            }),
+            "pipelines" => self.page(req.stream, req.cursor, crm::STAGES, 1, |s, out| {
+                out.push(Record::Stage(crm::stage(s)))
+            }),
+            "leads" => self.page(req.stream, req.cursor, s.leads, 1, |i, out| g.lead(i, out)),
             other => Err(ConnectorError::Invalid(format!(
-                "demo has no stream {other:?}; it has groups, users and tickets"
+                "demo has no stream {other:?}; it has groups, users, tickets, campaigns, spend, pipelines and leads"
             ))),
         }
     }
@@ -276,6 +345,92 @@ mod tests {
         }
     }
 
+    const MARKETING: [&str; 4] = ["campaigns", "spend", "pipelines", "leads"];
+
+    #[test]
+    fn marketing_streams_give_the_same_records_whatever_the_page_size() {
+        let mut previous: Option<Vec<String>> = None;
+        for page_size in [1, 7, 500, 10_000] {
+            let c = demo(json!({"leads": 400, "campaigns": 30, "page_size": page_size}));
+            let all: Vec<String> = MARKETING
+                .iter()
+                .map(|s| json(&drain(&*c, s, None).0))
+                .collect();
+            if let Some(previous) = &previous {
+                assert!(previous == &all, "page size {page_size} changed the data");
+            }
+            previous = Some(all);
+        }
+    }
+
+    #[test]
+    fn marketing_streams_fill_their_tables() {
+        let c = demo(json!({"page_size": 1000}));
+        let (campaigns, pages, end) = drain(&*c, "campaigns", None);
+        assert_eq!((campaigns.len(), pages), (23, 1));
+        assert_eq!(end, Cursor(json!({"offset": 23})));
+        assert_eq!(
+            campaigns
+                .iter()
+                .filter(|r| r.kind() == "ad_account")
+                .count(),
+            3
+        );
+        // Spend: one page per account and 31-day slice, whatever the page size.
+        let (spend, pages, end) = drain(&*c, "spend", None);
+        assert_eq!(pages, 9);
+        assert_eq!(end, Cursor(json!({"offset": 9})));
+        assert_eq!(
+            spend
+                .iter()
+                .filter(|r| matches!(r, Record::SpendWindow(_)))
+                .count(),
+            9
+        );
+        assert!(
+            spend
+                .iter()
+                .filter(|r| r.kind() == "ad_spend_daily")
+                .count()
+                > 1_000
+        );
+        let (stages, pages, _) = drain(&*c, "pipelines", None);
+        assert_eq!((stages.len(), pages), (7, 1));
+        let (leads, pages, end) = drain(&*c, "leads", None);
+        assert_eq!(pages, 3);
+        assert_eq!(end, Cursor(json!({"offset": 3000})));
+        assert_eq!(leads.iter().filter(|r| r.kind() == "lead").count(), 3_000);
+        assert!(leads
+            .iter()
+            .all(|r| r.kind() == "lead" || r.kind() == "click_id"));
+        // Every campaign the spend names was listed by `campaigns`.
+        let listed: std::collections::HashSet<(String, String)> = campaigns
+            .iter()
+            .filter_map(|r| match r {
+                Record::Campaign(c) => Some((c.account_id.clone(), c.campaign_id.clone())),
+                _ => None,
+            })
+            .collect();
+        assert!(spend.iter().all(|r| match r {
+            Record::AdSpend(s) => listed.contains(&(s.account_id.clone(), s.campaign_id.clone())),
+            _ => true,
+        }));
+    }
+
+    #[test]
+    fn spend_resumes_at_the_next_slice() {
+        let c = demo(json!({}));
+        let (whole, _, _) = drain(&*c, "spend", None);
+        let first = fetch(&*c, "spend", None);
+        assert!(first.has_more);
+        assert_eq!(first.next, Some(Cursor(json!({"offset": 1}))));
+        let (rest, pages, _) = drain(&*demo(json!({"page_size": 3})), "spend", first.next);
+        assert_eq!(pages, 8);
+        let mut resumed = first.records;
+        resumed.extend(rest);
+        assert_eq!(json(&resumed), json(&whole));
+    }
+
     #[test]
     fn resumes_from_a_committed_cursor_with_the_same_records() {
         let c = demo(json!({"tickets": 1000, "page_size": 64}));
@@ -366,7 +521,7 @@ mod tests {
         assert_eq!(err.class(), "invalid");
         assert!(err.to_string().contains("--full"), "{err}");
         let err = now(c.fetch_page(PageRequest {
-            stream: "leads",
+            stream: "deals",
             cursor: None,
             start: Utc::now(),
         }))
@@ -388,7 +543,21 @@ mod tests {
     fn describes_itself_for_the_registry() {
         assert_eq!(KIND.kind, "demo");
         let streams: Vec<&str> = KIND.streams.iter().map(|s| s.name).collect();
-        assert_eq!(streams, ["groups", "users", "tickets"]);
+        assert_eq!(
+            streams,
+            [
+                "groups",
+                "users",
+                "tickets",
+                "campaigns",
+                "spend",
+                "pipelines",
+                "leads"
+            ]
+        );
+        assert!(KIND.streams.iter().all(|s| s.default));
+        let settings: Vec<&str> = KIND.settings.iter().map(|s| s.name).collect();
+        assert!(settings.contains(&"leads") && settings.contains(&"campaigns"));
         assert!(KIND.rate_buckets.is_empty());
         assert!(KIND.settings.iter().all(|s| !s.required && !s.secret));
         assert!(KIND.stream("tickets").is_some());

@@ -65,6 +65,18 @@ impl Timeline {
         let second = (target - self.cumulative[hour]) / hour_weight;
         self.start + (hour as u64 * SECS_PER_HOUR + second) as i64
     }
+
+    /// The creation weight of each day of the window (UTC days, oldest first): how the records
+    /// [`created_at`](Timeline::created_at) spreads fall across days, to plan what drives them
+    /// (ad spend before leads).
+    pub(crate) fn day_weights(&self) -> Vec<u64> {
+        self.cumulative
+            .iter()
+            .step_by(24)
+            .zip(self.cumulative.iter().skip(24).step_by(24))
+            .map(|(from, to)| to - from)
+            .collect()
+    }
 }
 
 /// How many tickets an hour attracts, relative to a quiet night hour.
