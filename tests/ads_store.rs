@@ -87,6 +87,10 @@ store_test!(async fn restated_days_overwrite_and_days_restated_to_nothing_are_ze
     // Σ cost is exact: 1500.50 + 99.99 + 1234.56 + 0.
     let total: Decimal = rows.iter().map(|r| Decimal::from_str(&r.cost).unwrap()).sum();
     assert_eq!(total, Decimal::from_str("2835.05").unwrap());
+    // The same in millionths, which figures sum as integers in SQL.
+    assert_eq!(find("701", 20).cost_micros, 1_500_500_000);
+    assert_eq!(find("702", 21).cost_micros, 0);
+    assert_eq!(rows.iter().map(|r| r.cost_micros).sum::<i64>(), 2_835_050_000);
 
     // The same restated pull again: nothing changes, the zeroed row is not "restated" again.
     assert_eq!(store.commit_page("yd", "spend", &second, None).await.unwrap(), 0);
@@ -152,4 +156,11 @@ store_test!(async fn rates_from_the_store_convert_with_the_rate_of_the_day(store
     // EUR has no rate on the 21st: an explicit error, not 1.
     let err = rates.convert(Decimal::ONE, eur, rub(), day(21)).unwrap_err();
     assert_eq!(err.date, day(21));
+});
+
+store_test!(async fn a_cost_beyond_the_stores_range_fails_the_page_and_writes_nothing(store) {
+    let page = vec![spend("701", 20, "100", 1), spend("702", 20, "10000000000000", 1)];
+    let err = store.commit_page("yd", "spend", &page, None).await.unwrap_err();
+    assert!(err.to_string().contains("the cost 10000000000000 of campaign 702 on 2026-11-20"), "{err}");
+    assert!(store.spend("yd").await.unwrap().is_empty());
 });

@@ -33,7 +33,9 @@ CREATE TABLE campaign (
 
 -- Spend of one campaign on one day of the account's zone. The key puts the day before the
 -- campaign so a look-back window of an account is one range. A later pull overwrites the row;
--- restated_at/previous_cost say when and from what a pull changed it. Money is NUMERIC in
+-- restated_at/previous_cost say when and from what a pull changed it. cost_micros is the
+-- cost in millionths (exact for every platform's precision), so figures sum it exactly in SQL
+-- on SQLite too. Money is NUMERIC in
 -- `currency`.
 CREATE TABLE ad_spend_daily (
     source        TEXT NOT NULL,
@@ -41,6 +43,7 @@ CREATE TABLE ad_spend_daily (
     spend_date    DATE NOT NULL,
     campaign_id   TEXT NOT NULL,
     cost          NUMERIC NOT NULL,
+    cost_micros   BIGINT NOT NULL,
     currency      TEXT NOT NULL,
     vat_included  BOOLEAN,
     impressions   BIGINT,

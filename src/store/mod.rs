@@ -117,6 +117,19 @@ pub enum StoreError {
     Injected,
     #[error("{instance} is now leased by another process (this run held epoch {epoch}); nothing was written")]
     Fenced { instance: String, epoch: i64 },
+    #[error("{what} is out of the range the store keeps (±9.2 trillion); nothing was written")]
+    OutOfRange { what: String },
+}
+
+/// An amount in millionths of its unit, rounded half away from zero: exact for every
+/// platform's precision (micros at most), and summable as integers in SQL on SQLite too.
+/// `None` beyond ±9.2 × 10¹² units.
+pub fn micros(d: okno_connector::rust_decimal::Decimal) -> Option<i64> {
+    use okno_connector::rust_decimal::prelude::ToPrimitive;
+    use okno_connector::rust_decimal::{Decimal, RoundingStrategy};
+    d.checked_mul(Decimal::from(1_000_000))?
+        .round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero)
+        .to_i64()
 }
 
 /// Which database a store runs on.
@@ -329,6 +342,7 @@ pub struct StoredSpend {
     pub campaign_id: String,
     /// Exact decimal text.
     pub cost: String,
+    pub cost_micros: i64,
     pub currency: String,
     pub vat_included: Option<bool>,
     pub impressions: Option<i64>,
@@ -904,6 +918,14 @@ impl Store {
         };
         let assigned = self.assigned();
         let batch = Batch::new(source, records, &assigned);
+        if let Some(s) = batch.spend.iter().find(|s| micros(s.cost).is_none()) {
+            return Err(StoreError::OutOfRange {
+                what: format!(
+                    "the cost {} of campaign {} on {}",
+                    s.cost, s.campaign_id, s.date
+                ),
+            });
+        }
         let now = Utc::now();
         let fail = self.faults.fail_before_cursor.swap(false, Ordering::SeqCst);
         let written = match &self.pool {
@@ -1479,6 +1501,18 @@ fn sqlite_options(opts: SqliteConnectOptions) -> SqliteConnectOptions {
 #[cfg(test)]
 mod tests {
     use super::redact_url;
+
+    #[test]
+    fn micros_round_half_away_from_zero_and_refuse_what_does_not_fit() {
+        use okno_connector::rust_decimal::Decimal;
+        let m = |s: &str| super::micros(s.parse::<Decimal>().unwrap());
+        assert_eq!(m("1234.56"), Some(1_234_560_000));
+        assert_eq!(m("0.0000005"), Some(1));
+        assert_eq!(m("0.00000049"), Some(0));
+        assert_eq!(m("-0.0000005"), Some(-1));
+        assert_eq!(m("9223372036854.775807"), Some(i64::MAX));
+        assert_eq!(m("9223372036854.775808"), None);
+    }
 
     #[test]
     fn passwords_never_survive_redaction() {

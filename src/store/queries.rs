@@ -124,6 +124,11 @@ macro_rules! define_queries {
             d.normalize().to_string()
         }
 
+        /// An amount in millionths; callers have checked it fits (`super::micros`).
+        fn micros(d: Decimal) -> i64 {
+            super::micros(d).unwrap_or_default()
+        }
+
         async fn upsert_accounts(
             tx: &mut Tx<'_>,
             source: &str,
@@ -201,7 +206,8 @@ macro_rules! define_queries {
         ) -> Result<u64, sqlx::Error> {
             let mut q: QueryBuilder<$db> = QueryBuilder::new(
                 "INSERT INTO ad_spend_daily (source, account_id, spend_date, campaign_id, cost, \
-                 currency, vat_included, impressions, clicks, conversions, raw, synced_at) ",
+                 cost_micros, currency, vat_included, impressions, clicks, conversions, raw, \
+                 synced_at) ",
             );
             q.push_values(rows, |mut b, r| {
                 b.push_bind(source)
@@ -210,6 +216,7 @@ macro_rules! define_queries {
                     .push_bind(clean(&r.campaign_id))
                     .push_bind(dec(r.cost))
                     .push_unseparated($num_cast)
+                    .push_bind(micros(r.cost))
                     .push_bind(r.currency.as_str().to_string())
                     .push_bind(r.vat_included)
                     .push_bind(r.impressions)
@@ -230,7 +237,8 @@ macro_rules! define_queries {
                      THEN excluded.synced_at ELSE ad_spend_daily.restated_at END, \
                  previous_cost = CASE WHEN excluded.cost <> ad_spend_daily.cost \
                      THEN ad_spend_daily.cost ELSE ad_spend_daily.previous_cost END, \
-                 cost = excluded.cost, currency = excluded.currency, \
+                 cost = excluded.cost, cost_micros = excluded.cost_micros, \
+                 currency = excluded.currency, \
                  vat_included = excluded.vat_included, impressions = excluded.impressions, \
                  clicks = excluded.clicks, conversions = excluded.conversions, \
                  raw = excluded.raw, synced_at = excluded.synced_at \
@@ -278,7 +286,7 @@ macro_rules! define_queries {
                     continue;
                 }
                 n += sqlx::query(concat!(
-                    "UPDATE ad_spend_daily SET previous_cost = cost, cost = $1",
+                    "UPDATE ad_spend_daily SET previous_cost = cost, cost_micros = 0, cost = $1",
                     $num_cast,
                     ", impressions = CASE WHEN impressions IS NULL THEN NULL ELSE 0 END, \
                      clicks = CASE WHEN clicks IS NULL THEN NULL ELSE 0 END, \
@@ -740,7 +748,8 @@ macro_rules! define_queries {
             source: &str,
         ) -> Result<Vec<StoredSpend>, sqlx::Error> {
             let rows = sqlx::query(
-                "SELECT account_id, spend_date, campaign_id, CAST(cost AS TEXT) AS cost, currency, \
+                "SELECT account_id, spend_date, campaign_id, CAST(cost AS TEXT) AS cost, \
+                 cost_micros, currency, \
                  vat_included, impressions, clicks, CAST(conversions AS TEXT) AS conversions, \
                  restated_at, CAST(previous_cost AS TEXT) AS previous_cost FROM ad_spend_daily \
                  WHERE source = $1 ORDER BY account_id, spend_date, campaign_id",
@@ -755,6 +764,7 @@ macro_rules! define_queries {
                         date: r.try_get("spend_date")?,
                         campaign_id: r.try_get("campaign_id")?,
                         cost: r.try_get("cost")?,
+                        cost_micros: r.try_get("cost_micros")?,
                         currency: r.try_get("currency")?,
                         vat_included: r.try_get("vat_included")?,
                         impressions: r.try_get("impressions")?,
