@@ -154,6 +154,17 @@ pub enum ImportCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum ReportCommand {
+    /// Spend, leads, won deals, revenue, CPL, CAC, conversion, average deal, ROI and ROMI per
+    /// campaign or channel and month, in the `[report]` currency and zone.
+    Roi {
+        /// 2026-10 (a month), 2026 (a year) or 2026-10-01..2026-12-31.
+        #[arg(long)]
+        period: String,
+        #[arg(long, value_enum, default_value_t = ReportBy::Campaign)]
+        by: ReportBy,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+        format: ReportFormat,
+    },
     /// Where every lead is counted: per campaign or channel, leads, won and revenue, and the
     /// unattributed bucket. `--unmatched` lists the unattributed leads with the reason, so the
     /// marks or the `[[attribution.rule]]`s can be fixed.
@@ -163,6 +174,19 @@ pub enum ReportCommand {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportBy {
+    Campaign,
+    Channel,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Table,
+    Csv,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -209,6 +233,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("{instance}: {line}");
             }
             Ok(())
+        }
+        Command::Report(ReportCommand::Roi { period, by, format }) => {
+            let config = load(&cli.config)?;
+            let store = open_store(&config).await?;
+            report_roi(&config, &store, &period, by, format).await
         }
         Command::Report(ReportCommand::Attribution { unmatched, format }) => {
             let config = load(&cli.config)?;
@@ -804,6 +833,161 @@ async fn status(config: &Config, store: &Store, format: Format) -> anyhow::Resul
                 d.attempts,
                 d.last_error.unwrap_or_default()
             );
+        }
+    }
+    Ok(())
+}
+
+async fn report_roi(
+    config: &Config,
+    store: &Store,
+    period: &str,
+    by: ReportBy,
+    format: ReportFormat,
+) -> anyhow::Result<()> {
+    use crate::figures::roi::{self, Figures, Period};
+    use okno_connector::rust_decimal::{Decimal, RoundingStrategy};
+    let period = Period::parse(period).map_err(|e| anyhow::anyhow!("--period: {e}"))?;
+    let by = match by {
+        ReportBy::Campaign => roi::By::Campaign,
+        ReportBy::Channel => roi::By::Channel,
+    };
+    let report = roi::roi(store, config, &period, by).await?;
+    // Rounded once, here: money to 0.01, ratios to 4 places, half up (FIGURES.md).
+    let money = |d: Decimal| d.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+    let ratio = |d: Option<Decimal>| {
+        d.map(|d| d.round_dp_with_strategy(4, RoundingStrategy::MidpointAwayFromZero))
+    };
+    let cells = |f: &Figures| -> Vec<Option<String>> {
+        let m = |d: Option<Decimal>| d.map(|d| format!("{:.2}", money(d)));
+        let r = |d: Option<Decimal>| ratio(d).map(|d| format!("{d:.4}"));
+        vec![
+            Some(format!("{:.2}", money(f.spend))),
+            Some(f.impressions.to_string()),
+            Some(f.clicks.to_string()),
+            Some(f.leads.to_string()),
+            Some(f.won.to_string()),
+            Some(format!("{:.2}", money(f.revenue))),
+            m(f.cpl()),
+            m(f.cac()),
+            r(f.conversion()),
+            m(f.average_deal()),
+            r(f.roi()),
+            r(f.romi(report.margin)),
+            Some(f.provisional.to_string()),
+        ]
+    };
+    const HEAD: [&str; 13] = [
+        "spend",
+        "impressions",
+        "clicks",
+        "leads",
+        "won",
+        "revenue",
+        "cpl",
+        "cac",
+        "conversion",
+        "average_deal",
+        "roi",
+        "romi",
+        "provisional",
+    ];
+    let mut lines: Vec<(String, String, String, Vec<Option<String>>)> = report
+        .rows
+        .iter()
+        .map(|r| {
+            (
+                r.key.clone(),
+                r.channel.clone().unwrap_or_default(),
+                r.month.clone(),
+                cells(&r.figures),
+            )
+        })
+        .collect();
+    lines.push((
+        "total".into(),
+        String::new(),
+        String::new(),
+        cells(&report.total),
+    ));
+    match format {
+        ReportFormat::Json => {
+            let rows: Vec<serde_json::Value> = lines
+                .iter()
+                .map(|(key, channel, month, c)| {
+                    let mut o = serde_json::json!({"key": key, "channel": channel, "month": month});
+                    for (h, v) in HEAD.iter().zip(c) {
+                        o[*h] = match (h, v) {
+                            (_, None) => serde_json::Value::Null,
+                            (&"provisional", Some(v)) => serde_json::Value::Bool(v == "true"),
+                            (_, Some(v)) => serde_json::Value::String(v.clone()),
+                        };
+                    }
+                    o
+                })
+                .collect();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "currency": report.currency, "timezone": report.timezone,
+                    "from": report.period.from, "to": report.period.to,
+                    "attribution": "last touch", "rows": rows,
+                }))?
+            );
+        }
+        ReportFormat::Csv => {
+            let mut w = csv::Writer::from_writer(std::io::stdout());
+            let mut head = vec!["key", "channel", "month"];
+            head.extend(HEAD);
+            w.write_record(&head)?;
+            for (key, channel, month, c) in &lines {
+                let mut rec = vec![key.clone(), channel.clone(), month.clone()];
+                rec.extend(c.iter().map(|v| v.clone().unwrap_or_default()));
+                w.write_record(&rec)?;
+            }
+            w.flush()?;
+        }
+        ReportFormat::Table => {
+            println!(
+                "ROI {} to {}, {} in {}, last-touch attribution (* = includes provisional spend)",
+                report.period.from, report.period.to, report.currency, report.timezone
+            );
+            println!(
+                "{:<26} {:<8} {:>14} {:>7} {:>5} {:>14} {:>10} {:>10} {:>7} {:>8} {:>8}",
+                "KEY",
+                "MONTH",
+                "SPEND",
+                "LEADS",
+                "WON",
+                "REVENUE",
+                "CPL",
+                "CAC",
+                "CONV",
+                "ROI",
+                "ROMI"
+            );
+            for (key, _, month, c) in &lines {
+                let v = |i: usize| c[i].clone().unwrap_or_else(|| "n/a".into());
+                let star = if c[12].as_deref() == Some("true") {
+                    "*"
+                } else {
+                    ""
+                };
+                println!(
+                    "{:<26} {:<8} {:>14} {:>7} {:>5} {:>14} {:>10} {:>10} {:>7} {:>8} {:>8}",
+                    key,
+                    month,
+                    format!("{}{star}", v(0)),
+                    v(3),
+                    v(4),
+                    v(5),
+                    v(6),
+                    v(7),
+                    v(8),
+                    v(10),
+                    v(11)
+                );
+            }
         }
     }
     Ok(())

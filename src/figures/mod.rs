@@ -2,8 +2,12 @@
 //! owns their computation.
 //!
 //! - [`attribution`]: which campaign or channel each lead is counted for, or why none.
+//! - [`facts`]: the counted leads with their attribution, kept in `lead_fact` for SQL.
+//! - [`roi`]: spend, leads, won, revenue and the ratios per campaign or channel and month.
 
 pub mod attribution;
+pub mod facts;
+pub mod roi;
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -54,7 +58,7 @@ pub struct AttributionReport {
 /// The rows that count as leads: every lead not deleted, and deals no lead converted into
 /// (Zoho keeps a converted lead and its deal; the pair is one lead). The won state and amount
 /// of a converted lead are its deal's.
-fn counted_leads(rows: &[StoredLead]) -> Vec<(&StoredLead, &StoredLead)> {
+pub(crate) fn counted_leads(rows: &[StoredLead]) -> Vec<(&StoredLead, &StoredLead)> {
     let live = |l: &&StoredLead| l.deleted_at.is_none();
     let deals: BTreeMap<&str, &StoredLead> = rows
         .iter()
@@ -85,27 +89,39 @@ fn counted_leads(rows: &[StoredLead]) -> Vec<(&StoredLead, &StoredLead)> {
         .collect()
 }
 
-fn revenue(l: &StoredLead) -> Option<(String, Decimal)> {
+/// A won lead's revenue: its amount (none is 0) minus its discount, with its currency (`XXX`,
+/// ISO's "no currency", where the CRM states none). `None` for leads not won.
+pub(crate) fn revenue(l: &StoredLead) -> Option<(String, Decimal)> {
     if l.stage_category != "won" {
         return None;
     }
-    let amount: Decimal = l.amount.as_deref()?.parse().ok()?;
-    let discount: Decimal = l
-        .discount
-        .as_deref()
-        .and_then(|d| d.parse().ok())
-        .unwrap_or_default();
+    let parse = |v: &Option<String>| v.as_deref().and_then(|d| d.parse::<Decimal>().ok());
+    let amount = parse(&l.amount).unwrap_or_default();
+    let discount = parse(&l.discount).unwrap_or_default();
     Some((
-        l.currency.clone().unwrap_or_else(|| "???".into()),
+        l.currency.clone().unwrap_or_else(|| "XXX".into()),
         amount - discount,
     ))
 }
 
-/// Attributes every lead in the store by `rules` and sums the outcome per target.
-pub async fn attribution_report(
-    store: &Store,
-    rules: &[Rule],
-) -> Result<AttributionReport, StoreError> {
+/// A lead's marks as attribution reads them.
+pub(crate) fn touch(lead: &StoredLead) -> Touch<'_> {
+    let [us, um, uc, uco, ut] = &lead.utm;
+    let [g, y, f] = &lead.click_ids;
+    Touch {
+        utm_source: us.as_deref(),
+        utm_medium: um.as_deref(),
+        utm_campaign: uc.as_deref(),
+        utm_content: uco.as_deref(),
+        utm_term: ut.as_deref(),
+        gclid: g.as_deref(),
+        yclid: y.as_deref(),
+        fbclid: f.as_deref(),
+    }
+}
+
+/// An attributor over every campaign and resolved click id in the store.
+pub(crate) async fn attributor(store: &Store, rules: &[Rule]) -> Result<Attributor, StoreError> {
     let clicks = store
         .resolved_clicks()
         .await?
@@ -120,25 +136,26 @@ pub async fn attribution_report(
             };
             Some((kind, id, key))
         });
-    let attributor = Attributor::new(store.known_campaigns().await?, clicks, rules.to_vec());
+    Ok(Attributor::new(
+        store.known_campaigns().await?,
+        clicks,
+        rules.to_vec(),
+    ))
+}
+
+/// Attributes every lead in the store by `rules` and sums the outcome per target.
+pub async fn attribution_report(
+    store: &Store,
+    rules: &[Rule],
+) -> Result<AttributionReport, StoreError> {
+    let attributor = attributor(store, rules).await?;
     let mut buckets: BTreeMap<(u8, String), Bucket> = BTreeMap::new();
     let mut unmatched = Vec::new();
     for source in store.lead_sources().await? {
         let rows = store.leads(&source).await?;
         for (lead, outcome) in counted_leads(&rows) {
-            let [us, um, uc, uco, ut] = &lead.utm;
-            let [g, y, f] = &lead.click_ids;
-            let touch = Touch {
-                utm_source: us.as_deref(),
-                utm_medium: um.as_deref(),
-                utm_campaign: uc.as_deref(),
-                utm_content: uco.as_deref(),
-                utm_term: ut.as_deref(),
-                gclid: g.as_deref(),
-                yclid: y.as_deref(),
-                fbclid: f.as_deref(),
-            };
-            let (order, target, channel, via) = match attributor.attribute(&touch) {
+            let [us, um, uc, _, _] = &lead.utm;
+            let (order, target, channel, via) = match attributor.attribute(&touch(lead)) {
                 Attributed::Campaign { key, channel, via } => {
                     (0, key.to_string(), Some(channel), via.label())
                 }

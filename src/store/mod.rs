@@ -367,6 +367,62 @@ pub struct AccountState {
     pub restated_rows: i64,
 }
 
+/// One counted lead as figures see it (a `lead_fact` row; see migrations/*/0008).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeadFact {
+    pub entity: String,
+    pub lead_id: String,
+    /// In the reporting time zone.
+    pub created_day: NaiveDate,
+    pub won_day: Option<NaiveDate>,
+    /// Won amount minus discount, in `currency`.
+    pub revenue: Option<okno_connector::rust_decimal::Decimal>,
+    pub revenue_micros: Option<i64>,
+    pub currency: Option<String>,
+    pub campaign_source: Option<String>,
+    pub campaign_id: Option<String>,
+    pub channel: Option<String>,
+    pub via: Option<String>,
+    /// Why the lead is unattributed.
+    pub reason: Option<String>,
+    pub product: Option<String>,
+    pub segment: Option<String>,
+    pub region: Option<String>,
+    pub owner_id: Option<String>,
+}
+
+/// Spend of one campaign and month (and day, for amounts to convert), summed in SQL.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpendTotal {
+    pub source: String,
+    pub campaign_id: String,
+    pub channel: String,
+    /// `YYYY-MM`.
+    pub month: String,
+    /// Set when `currency` is not the reporting currency: the day whose rate converts it.
+    pub day: Option<NaiveDate>,
+    pub currency: String,
+    /// Some of the days may still be restated.
+    pub provisional: bool,
+    pub micros: i64,
+    pub impressions: i64,
+    pub clicks: i64,
+}
+
+/// Leads created (`leads`) or won (`won`, `micros` of revenue) for one attribution and month.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeadTotal {
+    pub campaign_source: Option<String>,
+    pub campaign_id: Option<String>,
+    pub channel: Option<String>,
+    pub month: String,
+    pub day: Option<NaiveDate>,
+    pub currency: Option<String>,
+    pub leads: i64,
+    pub won: i64,
+    pub micros: i64,
+}
+
 /// A campaign as stored: (account_id, campaign_id, name, status, channel).
 pub type StoredCampaign = (String, String, String, Option<String>, String);
 
@@ -1307,6 +1363,69 @@ impl Store {
         Ok(match &self.pool {
             Pool::Sqlite(p) => sqlite_q::campaigns(p, source).await?,
             Pool::Postgres(p) => pg_q::campaigns(p, source).await?,
+        })
+    }
+
+    /// Row count and newest `synced_at` of `lead`, `campaign` or `click_id` (of one source when
+    /// given), as text: what derived figures were built from.
+    pub async fn table_state(
+        &self,
+        table: &'static str,
+        source: Option<&str>,
+    ) -> Result<(i64, Option<String>), StoreError> {
+        debug_assert!(["lead", "campaign", "click_id"].contains(&table));
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::table_state(p, table, source).await?,
+            Pool::Postgres(p) => pg_q::table_state(p, table, source).await?,
+        })
+    }
+
+    /// The fingerprint a source's lead facts were last built with.
+    pub async fn fact_fingerprint(&self, source: &str) -> Result<Option<String>, StoreError> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::fact_fingerprint(p, source).await?,
+            Pool::Postgres(p) => pg_q::fact_fingerprint(p, source).await?,
+        })
+    }
+
+    /// Replaces a source's lead facts in one transaction.
+    pub async fn replace_facts(
+        &self,
+        source: &str,
+        rows: &[LeadFact],
+        fingerprint: &str,
+    ) -> Result<(), StoreError> {
+        let now = Utc::now();
+        match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::replace_facts(p, source, rows, fingerprint, now).await?,
+            Pool::Postgres(p) => pg_q::replace_facts(p, source, rows, fingerprint, now).await?,
+        }
+        Ok(())
+    }
+
+    /// Spend of `from..=to` by campaign and month, summed in the database.
+    pub async fn spend_totals(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        currency: &str,
+    ) -> Result<Vec<SpendTotal>, StoreError> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::spend_totals(p, from, to, currency).await?,
+            Pool::Postgres(p) => pg_q::spend_totals(p, from, to, currency).await?,
+        })
+    }
+
+    /// Leads created and won in `from..=to` by attribution and month, from the lead facts.
+    pub async fn lead_totals(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        currency: &str,
+    ) -> Result<Vec<LeadTotal>, StoreError> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::lead_totals(p, from, to, currency).await?,
+            Pool::Postgres(p) => pg_q::lead_totals(p, from, to, currency).await?,
         })
     }
 
