@@ -1,0 +1,232 @@
+//! Figures benchmark: ROI by campaign × month over a large store.
+//!
+//! ```text
+//! cargo bench --bench figures                                    # 1M leads, 5M spend rows, SQLite
+//! OKNO_BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/test cargo bench --bench figures -- --backend postgres
+//! cargo bench --bench figures -- --leads 100000 --spend 500000
+//! ```
+//!
+//! The data is written straight through the store (as pages of 10,000 records, like a sync):
+//! `--spend` rows over 5,000 campaigns of one RUB account, one row per campaign and day, and
+//! `--leads` leads spread over the same days, each naming its campaign in `utm_campaign`, one in
+//! six won. Timed apart: building the lead facts (attribution of every lead, once per change of
+//! what it derives from) and the report itself (ROI for every campaign and month of the whole
+//! range, the facts being current). Peak RSS is the process's.
+
+use std::str::FromStr;
+use std::time::Instant;
+
+use chrono::{Duration, NaiveDate, TimeZone, Utc};
+use okno::figures::roi::{roi, By, Period};
+use okno_connector::rust_decimal::Decimal;
+use okno_connector::serde_json::value::RawValue;
+use okno_connector::{
+    AdAccount, AdSpend, Campaign, Currency, Lead, LeadEntity, Marks, Record, StageCategory,
+};
+
+mod common;
+
+const CAMPAIGNS: u64 = 5_000;
+const PAGE: u64 = 10_000;
+
+fn arg(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let leads: u64 = arg(&args, "--leads")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let spend: u64 = arg(&args, "--spend")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5_000_000);
+    let backend = arg(&args, "--backend").unwrap_or_else(|| "sqlite".into());
+    okno::alloc::tune();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(run(&backend, leads, spend));
+}
+
+fn raw(s: String) -> Box<RawValue> {
+    RawValue::from_string(s).expect("json")
+}
+
+async fn run(backend: &str, leads: u64, spend: u64) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bench = common::bench_store(backend, dir.path(), 4).await;
+    let store = &bench.store;
+    let rub = Currency::from_str("RUB").expect("RUB");
+    let days = spend.div_ceil(CAMPAIGNS);
+    let first = NaiveDate::from_ymd_opt(2024, 1, 1).expect("day");
+
+    let loading = Instant::now();
+    let mut page = vec![Record::AdAccount(AdAccount {
+        account_id: "acc".into(),
+        name: None,
+        currency: rub,
+        time_zone: "Europe/Moscow".into(),
+        raw: raw("{}".into()),
+    })];
+    for c in 0..CAMPAIGNS {
+        page.push(Record::Campaign(Campaign {
+            account_id: "acc".into(),
+            campaign_id: c.to_string(),
+            name: format!("campaign {c}"),
+            status: None,
+            channel: ["yandex_direct", "google_ads", "vk_ads"][(c % 3) as usize].into(),
+            utm_campaign: None,
+            raw: raw("{}".into()),
+        }));
+    }
+    store
+        .commit_page("ads", "campaigns", &page, None)
+        .await
+        .expect("campaigns");
+    let mut page = Vec::with_capacity(PAGE as usize);
+    for i in 0..spend {
+        let (d, c) = (i / CAMPAIGNS, i % CAMPAIGNS);
+        page.push(Record::AdSpend(AdSpend {
+            account_id: "acc".into(),
+            campaign_id: c.to_string(),
+            date: first + Duration::days(d as i64),
+            cost: Decimal::new(((i * 7919) % 500_000 + 1_000) as i64, 2),
+            currency: rub,
+            vat_included: None,
+            impressions: Some(1000),
+            clicks: Some(40),
+            conversions: None,
+            raw: raw("{}".into()),
+        }));
+        if page.len() as u64 == PAGE || i + 1 == spend {
+            store
+                .commit_page("ads", "spend", &page, None)
+                .await
+                .expect("spend");
+            page.clear();
+        }
+    }
+    let base = Utc.from_utc_datetime(&first.and_hms_opt(6, 0, 0).expect("time"));
+    for i in 0..leads {
+        let created = base + Duration::seconds((i * days * 86_400 / leads.max(1)) as i64);
+        let won = i % 6 == 0;
+        page.push(Record::Lead(Box::new(Lead {
+            lead_id: i.to_string(),
+            entity: LeadEntity::Lead,
+            name: None,
+            created_at: created,
+            updated_at: created,
+            pipeline_id: None,
+            stage_id: None,
+            stage_name: None,
+            stage_category: if won {
+                StageCategory::Won
+            } else {
+                StageCategory::Open
+            },
+            amount: won.then(|| Decimal::new(((i * 104_729) % 9_000_000 + 100_000) as i64, 2)),
+            discount: None,
+            currency: Some(rub),
+            exchange_rate: None,
+            closed_at: won.then(|| created + Duration::days(3)),
+            owner_id: None,
+            lead_source: None,
+            marks: Marks {
+                utm_campaign: Some(format!("campaign {}", (i * 31) % CAMPAIGNS)),
+                ..Marks::default()
+            },
+            product: None,
+            segment: None,
+            region: None,
+            converted_deal_id: None,
+            deleted_at: None,
+            raw: raw("{}".into()),
+        })));
+        if page.len() as u64 == PAGE || i + 1 == leads {
+            store
+                .commit_page("crm", "leads", &page, None)
+                .await
+                .expect("leads");
+            page.clear();
+        }
+    }
+    let loaded = loading.elapsed().as_secs_f64();
+
+    let config = {
+        let path = dir.path().join("okno.toml");
+        std::fs::write(
+            &path,
+            "[report]\ncurrency = \"RUB\"\ngross_margin = \"0.4\"\n",
+        )
+        .expect("config");
+        okno::config::load_with_env(&path, &[])
+            .expect("config")
+            .config
+    };
+    let building = Instant::now();
+    let built = okno::figures::facts::refresh(store, &config)
+        .await
+        .expect("facts");
+    let facts = building.elapsed().as_secs_f64();
+    assert_eq!(
+        built.rebuilt.iter().map(|(_, n)| *n as u64).sum::<u64>(),
+        leads
+    );
+
+    let period = Period {
+        from: first,
+        to: first + Duration::days(days as i64 + 10),
+    };
+    let mut timings = Vec::new();
+    let mut rows = 0;
+    for _ in 0..3 {
+        let started = Instant::now();
+        let report = roi(store, &config, &period, By::Campaign)
+            .await
+            .expect("roi");
+        timings.push(started.elapsed().as_secs_f64());
+        rows = report.rows.len();
+        assert_eq!(report.total.leads as u64, leads, "every lead counted once");
+    }
+    timings.sort_by(f64::total_cmp);
+    // Where the report's time goes: the two aggregate queries alone.
+    let started = Instant::now();
+    store
+        .spend_totals(period.from, period.to, "RUB")
+        .await
+        .expect("spend");
+    let spend_sums = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    store
+        .lead_totals(period.from, period.to, "RUB")
+        .await
+        .expect("leads");
+    let lead_sums = started.elapsed().as_secs_f64();
+    bench.finish().await;
+    println!(
+        "{backend}: {leads} leads, {spend} spend rows ({days} days × {CAMPAIGNS} campaigns) loaded in {loaded:.1} s; \
+         lead facts built in {facts:.2} s; ROI by campaign × month ({rows} rows): best {:.3} s, median {:.3} s \
+         (spend sums {spend_sums:.3} s, lead sums {lead_sums:.3} s); peak RSS {:.1} MiB",
+        timings[0],
+        timings[1],
+        peak_rss_mib()
+    );
+}
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|v| v.parse::<f64>().ok())
+            })
+        })
+        .unwrap_or(0.0)
+        / 1024.0
+}
