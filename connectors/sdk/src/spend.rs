@@ -9,7 +9,7 @@
 //! before a new one starts.
 //!
 //! A connector's `fetch_page` does:
-//! ```ignore
+//! ```text
 //! let mut plan = SpendCursor::from_cursor(req.cursor)?;
 //! let mut records = Vec::new();
 //! if plan.needs_pass() {
