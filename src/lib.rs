@@ -20,7 +20,8 @@
 //!
 //! Where to start reading: [`registry`] (every connector kind), [`config`] (what ops write),
 //! [`sync::sync_stream`] (the page loop), [`store::Store::commit_page`] (the transaction),
-//! [`webhooks`] (the HTTP surface and the inbox).
+//! [`webhooks`] (the HTTP surface and the inbox), [`figures`] (attribution and ROI over the
+//! store), [`fx`] (conversion at the rate of the day), [`import`] (CSV spend and rates).
 //! The binary's CLI lives in `src/main.rs` and [`cli`].
 
 pub mod alloc;
