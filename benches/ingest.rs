@@ -17,6 +17,7 @@
 //! measured alone; the mock serves from a third process, so the figure is okno's own. Throughput is records per second end
 //! to end: HTTP, JSON decoding, normalisation and the transactional upsert with cursor.
 
+use okno_connector::testkit::MockVendor;
 use std::process::Command;
 use std::time::Instant;
 

@@ -3,6 +3,7 @@
 
 mod common;
 
+use okno_connector::testkit::MockVendor;
 use std::process::Stdio;
 use std::sync::atomic::Ordering;
 use std::time::Duration;

@@ -5,6 +5,7 @@
 mod common;
 
 use common::engine::{fixture, load_config};
+use okno_connector::testkit::MockVendor;
 
 use chrono::{Duration, NaiveDate, Utc};
 use okno::sync::{quota_wait, run_due_once, sync_instance, QuietProgress, RunOptions, Trigger};

@@ -5,6 +5,7 @@
 mod common;
 
 use common::engine::{fast_worker, fixture, json, load_config, state};
+use okno_connector::testkit::MockVendor;
 
 use std::sync::Arc;
 

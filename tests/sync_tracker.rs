@@ -4,6 +4,7 @@
 mod common;
 
 use common::engine::{fast_worker, fixture, json, load_config, send, state};
+use okno_connector::testkit::MockVendor;
 
 use std::sync::Arc;
 

@@ -3,6 +3,7 @@
 
 mod common;
 
+use okno_connector::testkit::MockVendor;
 use std::sync::atomic::Ordering;
 
 use okno::store::{RunStatus, Store};

@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use okno_connector::testkit::MockVendor;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -106,53 +107,6 @@ impl LeadsMock {
             faults: Arc::default(),
             served: Arc::default(),
         }
-    }
-
-    /// Starts a mock server answering every endpoint; its `uri()` is the base URL.
-    pub async fn start(&self) -> MockServer {
-        self.mount(MockServer::start().await).await
-    }
-
-    /// As [`LeadsMock::start`], without keeping every request (memory stays flat in
-    /// benchmarks that serve thousands of pages).
-    pub async fn start_unrecorded(&self) -> MockServer {
-        self.mount(
-            MockServer::builder()
-                .disable_request_recording()
-                .start()
-                .await,
-        )
-        .await
-    }
-
-    /// Mounts the endpoints on an existing server.
-    pub async fn mount(&self, server: MockServer) -> MockServer {
-        Mock::given(method("GET"))
-            .and(path("/api/v4/leads"))
-            .respond_with(self.clone())
-            .mount(&server)
-            .await;
-        Mock::given(method("GET"))
-            .and(path("/api/v4/leads/pipelines"))
-            .respond_with(hal(pipelines_json()))
-            .mount(&server)
-            .await;
-        Mock::given(method("GET"))
-            .and(path("/api/v4/account"))
-            .respond_with(hal(account_json()))
-            .mount(&server)
-            .await;
-        Mock::given(method("GET"))
-            .and(path("/api/v4/users"))
-            .respond_with(hal(users_json()))
-            .mount(&server)
-            .await;
-        Mock::given(method("GET"))
-            .and(path("/api/v4/events"))
-            .respond_with(ResponseTemplate::new(204))
-            .mount(&server)
-            .await;
-        server
     }
 
     /// `updated_at` of lead `i`.
@@ -478,4 +432,36 @@ pub fn users_json() -> String {
     format!(
         "{{\"_total_items\":3,\"_page\":1,\"_page_count\":1,\"_embedded\":{{\"users\":[{users}]}}}}"
     )
+}
+
+#[okno_connector::async_trait]
+impl MockVendor for LeadsMock {
+    async fn mount(&self, server: MockServer) -> MockServer {
+        Mock::given(method("GET"))
+            .and(path("/api/v4/leads"))
+            .respond_with(self.clone())
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/api/v4/leads/pipelines"))
+            .respond_with(hal(pipelines_json()))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/api/v4/account"))
+            .respond_with(hal(account_json()))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/api/v4/users"))
+            .respond_with(hal(users_json()))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/api/v4/events"))
+            .respond_with(ResponseTemplate::new(204))
+            .mount(&server)
+            .await;
+        server
+    }
 }

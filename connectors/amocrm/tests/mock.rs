@@ -1,6 +1,7 @@
 //! The `mock` feature's generator, read through the connector: every lead arrives, the cursor
 //! protocol terminates, the generated custom fields map as documented, and faults surface.
 
+use okno_connector::testkit::MockVendor;
 use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;

@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use chrono::{Datelike, Days, NaiveDate, Utc, Weekday};
 use okno_connector::rust_decimal::Decimal;
+use okno_connector::testkit::MockVendor;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -144,32 +145,6 @@ impl DailyMock {
         self
     }
 
-    /// Starts a server answering the daily endpoint; its `uri()` is the base URL.
-    pub async fn start(&self) -> MockServer {
-        self.mount(MockServer::start().await).await
-    }
-
-    /// As [`DailyMock::start`], without keeping every request (for benchmarks).
-    pub async fn start_unrecorded(&self) -> MockServer {
-        self.mount(
-            MockServer::builder()
-                .disable_request_recording()
-                .start()
-                .await,
-        )
-        .await
-    }
-
-    /// Mounts the endpoint on an existing server.
-    pub async fn mount(&self, server: MockServer) -> MockServer {
-        Mock::given(method("GET"))
-            .and(path(DAILY_PATH))
-            .respond_with(self.clone())
-            .mount(&server)
-            .await;
-        server
-    }
-
     /// The date of the set the bank answers a request for `requested` with.
     pub fn set_date(&self, requested: NaiveDate) -> NaiveDate {
         let day = match self.published_through {
@@ -260,5 +235,17 @@ impl Respond for DailyMock {
                 "application/xml",
             ),
         }
+    }
+}
+
+#[okno_connector::async_trait]
+impl MockVendor for DailyMock {
+    async fn mount(&self, server: MockServer) -> MockServer {
+        Mock::given(method("GET"))
+            .and(path(DAILY_PATH))
+            .respond_with(self.clone())
+            .mount(&server)
+            .await;
+        server
     }
 }

@@ -2,6 +2,7 @@
 //! wiremock server serving the documented answers in `tests/fixtures/` (windows-1251 bytes)
 //! or the `mock` feature's generator.
 
+use okno_connector::testkit::MockVendor;
 use std::path::Path;
 use std::sync::Arc;
 

@@ -5,6 +5,7 @@ use chrono::NaiveDate;
 use okno_cbr::daily::{parse, Answer};
 use okno_cbr::mock::{self, DailyMock, CURRENCIES, DAILY_PATH};
 use okno_connector::rust_decimal::Decimal;
+use okno_connector::testkit::MockVendor;
 use okno_connector::testkit::{drain, test_http_options};
 use okno_connector::{BuildContext, Record, TokenVault};
 use url::Url;

@@ -26,6 +26,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Days, NaiveDate, NaiveTime, TimeZone, Utc};
 use okno_connector::chrono_tz::Tz;
+use okno_connector::testkit::MockVendor;
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -144,45 +145,6 @@ impl SpendMock {
     /// The gclid of click `k` of campaign `c` on day index `d`.
     pub fn gclid(c: u64, d: u64, k: u64) -> String {
         format!("Cj0KCQiA{c:06}x{d:05}x{k}_BwE")
-    }
-
-    /// Starts a server answering every endpoint; its `uri()` is the `base_url`.
-    pub async fn start(&self) -> MockServer {
-        self.mount(MockServer::start().await).await
-    }
-
-    /// As [`SpendMock::start`], without keeping every request (benchmarks).
-    pub async fn start_unrecorded(&self) -> MockServer {
-        self.mount(
-            MockServer::builder()
-                .disable_request_recording()
-                .start()
-                .await,
-        )
-        .await
-    }
-
-    /// Mounts the endpoints on an existing server.
-    pub async fn mount(&self, server: MockServer) -> MockServer {
-        Mock::given(method("POST"))
-            .and(path_regex(
-                r"^/v[0-9]+(_[0-9]+)?/customers/[0-9]+/googleAds:searchStream$",
-            ))
-            .respond_with(self.clone())
-            .mount(&server)
-            .await;
-        Mock::given(method("POST"))
-            .and(path("/token"))
-            .respond_with(ResponseTemplate::new(200).set_body_raw(
-                format!(
-                    "{{\"access_token\":\"{ACCESS_TOKEN}\",\"expires_in\":3599,\
-                     \"scope\":\"https://www.googleapis.com/auth/adwords\",\"token_type\":\"Bearer\"}}"
-                ),
-                "application/json",
-            ))
-            .mount(&server)
-            .await;
-        server
     }
 
     /// The spend answer for `[from, to]` of `customer`.
@@ -409,5 +371,30 @@ impl Respond for SpendMock {
         };
         self.served.fetch_add(1, Ordering::SeqCst);
         ResponseTemplate::new(200).set_body_raw(body, "application/json")
+    }
+}
+
+#[okno_connector::async_trait]
+impl MockVendor for SpendMock {
+    async fn mount(&self, server: MockServer) -> MockServer {
+        Mock::given(method("POST"))
+            .and(path_regex(
+                r"^/v[0-9]+(_[0-9]+)?/customers/[0-9]+/googleAds:searchStream$",
+            ))
+            .respond_with(self.clone())
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/token"))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(
+                format!(
+                    "{{\"access_token\":\"{ACCESS_TOKEN}\",\"expires_in\":3599,\
+                     \"scope\":\"https://www.googleapis.com/auth/adwords\",\"token_type\":\"Bearer\"}}"
+                ),
+                "application/json",
+            ))
+            .mount(&server)
+            .await;
+        server
     }
 }

@@ -2,6 +2,7 @@
 //! every generated spend row arrives exactly once with its exact cost, and the window math the
 //! benchmark relies on holds.
 
+use okno_connector::testkit::MockVendor;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 

@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone};
+use okno_connector::testkit::MockVendor;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -156,48 +157,6 @@ impl IssuesMock {
             faults: Arc::default(),
             served: Arc::default(),
         }
-    }
-
-    /// Starts a mock server answering every endpoint; its `uri()` is the base URL.
-    pub async fn start(&self) -> MockServer {
-        self.mount(MockServer::start().await).await
-    }
-
-    /// As [`IssuesMock::start`], without keeping every request (memory stays flat in
-    /// benchmarks that serve thousands of pages).
-    pub async fn start_unrecorded(&self) -> MockServer {
-        self.mount(
-            MockServer::builder()
-                .disable_request_recording()
-                .start()
-                .await,
-        )
-        .await
-    }
-
-    /// Mounts the endpoints on an existing server.
-    pub async fn mount(&self, server: MockServer) -> MockServer {
-        Mock::given(method("GET"))
-            .and(path("/rest/api/3/search/jql"))
-            .respond_with(self.clone())
-            .mount(&server)
-            .await;
-        Mock::given(method("GET"))
-            .and(path("/rest/api/3/myself"))
-            .respond_with(json(myself_json()))
-            .mount(&server)
-            .await;
-        Mock::given(method("GET"))
-            .and(path("/rest/api/3/status"))
-            .respond_with(json(statuses_json()))
-            .mount(&server)
-            .await;
-        Mock::given(method("GET"))
-            .and(path("/rest/api/3/users/search"))
-            .respond_with(UsersMock)
-            .mount(&server)
-            .await;
-        server
     }
 
     /// The first issue index with `updated >= ms`.
@@ -499,4 +458,31 @@ pub fn users_json() -> String {
     }
     out.push(']');
     out
+}
+
+#[okno_connector::async_trait]
+impl MockVendor for IssuesMock {
+    async fn mount(&self, server: MockServer) -> MockServer {
+        Mock::given(method("GET"))
+            .and(path("/rest/api/3/search/jql"))
+            .respond_with(self.clone())
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/rest/api/3/myself"))
+            .respond_with(json(myself_json()))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/rest/api/3/status"))
+            .respond_with(json(statuses_json()))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/rest/api/3/users/search"))
+            .respond_with(UsersMock)
+            .mount(&server)
+            .await;
+        server
+    }
 }

@@ -2,6 +2,7 @@
 //! the cursor protocol terminates, a second run emits nothing, the generated fields map as
 //! documented, and faults surface.
 
+use okno_connector::testkit::MockVendor;
 use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;

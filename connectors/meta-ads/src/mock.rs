@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::{Datelike, NaiveDate};
+use okno_connector::testkit::MockVendor;
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -92,30 +93,6 @@ impl MetaMock {
             insights_pages: Arc::default(),
             runs: Arc::default(),
         }
-    }
-
-    /// Starts a server answering every endpoint; its `uri()` is the base URL.
-    pub async fn start(&self) -> MockServer {
-        self.mount(MockServer::start().await).await
-    }
-
-    /// As [`MetaMock::start`], without keeping every request (benchmarks).
-    pub async fn start_unrecorded(&self) -> MockServer {
-        self.mount(
-            MockServer::builder()
-                .disable_request_recording()
-                .start()
-                .await,
-        )
-        .await
-    }
-
-    pub async fn mount(&self, server: MockServer) -> MockServer {
-        Mock::given(any())
-            .respond_with(self.clone())
-            .mount(&server)
-            .await;
-        server
     }
 
     /// Report runs created so far.
@@ -426,4 +403,15 @@ fn unsupported(object: &str) -> ResponseTemplate {
             "Unsupported get request. Object with ID '{object}' does not exist, cannot be loaded due to missing permissions, or does not support this operation."
         ),
     )
+}
+
+#[okno_connector::async_trait]
+impl MockVendor for MetaMock {
+    async fn mount(&self, server: MockServer) -> MockServer {
+        Mock::given(any())
+            .respond_with(self.clone())
+            .mount(&server)
+            .await;
+        server
+    }
 }

@@ -1,6 +1,7 @@
 //! The Meta Ads connector against wiremock: fixtures shaped like the Graph API's documented
 //! answers (see tests/fixtures/README.md) and the crate's own stand-in (`mock` feature).
 
+use okno_connector::testkit::MockVendor;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;

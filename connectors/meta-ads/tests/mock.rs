@@ -1,6 +1,7 @@
 //! The `mock` stand-in end to end: an instance built from its `SETTINGS_TOML` drains both
 //! streams, and every figure matches the generator.
 
+use okno_connector::testkit::MockVendor;
 use std::collections::BTreeMap;
 
 use chrono::Utc;

@@ -12,6 +12,31 @@ use crate::record::Record;
 
 pub use wiremock;
 
+/// A vendor stand-in (a connector's `mock` feature): it mounts its endpoints on a wiremock
+/// server, and gets `start` and `start_unrecorded` for that.
+#[async_trait::async_trait]
+pub trait MockVendor: Sync {
+    /// Mounts the vendor's endpoints on `server` and returns it.
+    async fn mount(&self, server: wiremock::MockServer) -> wiremock::MockServer;
+
+    /// A new server with every endpoint mounted; its `uri()` is the base URL.
+    async fn start(&self) -> wiremock::MockServer {
+        self.mount(wiremock::MockServer::start().await).await
+    }
+
+    /// As [`MockVendor::start`], without keeping every request (memory stays flat in
+    /// benchmarks that serve thousands of pages).
+    async fn start_unrecorded(&self) -> wiremock::MockServer {
+        self.mount(
+            wiremock::MockServer::builder()
+                .disable_request_recording()
+                .start()
+                .await,
+        )
+        .await
+    }
+}
+
 /// HTTP options for tests: no rate budgets, short backoffs (tests pause time anyway), 3 tries.
 pub fn test_http_options() -> HttpOptions {
     HttpOptions {

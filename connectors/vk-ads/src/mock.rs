@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use chrono::{Datelike, NaiveDate};
 use okno_connector::rust_decimal::Decimal;
+use okno_connector::testkit::MockVendor;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -87,45 +88,6 @@ impl VkAdsMock {
             clicks,
             goals: clicks / 8,
         })
-    }
-
-    /// Starts the server with every endpoint mounted.
-    pub async fn start(&self) -> MockServer {
-        let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .and(path("/api/v2/oauth2/token.json"))
-            .respond_with(TokenResponder(self.token_requests.clone()))
-            .mount(&server)
-            .await;
-        Mock::given(method("GET"))
-            .and(path("/api/v2/user.json"))
-            .respond_with(json(format!(
-                "{{\"id\": {ACCOUNT_ID}, \"username\": \"okno-mock@vk\", \"status\": \"active\", \
-                 \"account\": {{\"id\": 9000001, \"currency\": \"{CURRENCY}\", \"balance\": \"1000.00\"}}}}"
-            )))
-            .mount(&server)
-            .await;
-        for list in ["/api/v2/ad_plans.json", "/api/v2/campaigns.json"] {
-            Mock::given(method("GET"))
-                .and(path(list))
-                .respond_with(ListResponder { plans: self.plans })
-                .mount(&server)
-                .await;
-        }
-        for stats in [
-            "/api/v2/statistics/ad_plans/day.json",
-            "/api/v2/statistics/campaigns/day.json",
-        ] {
-            Mock::given(method("GET"))
-                .and(path(stats))
-                .respond_with(StatsResponder {
-                    plans: self.plans,
-                    served: self.stats_requests.clone(),
-                })
-                .mount(&server)
-                .await;
-        }
-        server
     }
 
     /// The body of a statistics answer for these ids and days.
@@ -324,5 +286,45 @@ impl Respond for StatsResponder {
             token_requests: Arc::new(AtomicUsize::new(0)),
         };
         json(mock.stats_body(&ids, from, to))
+    }
+}
+
+#[okno_connector::async_trait]
+impl MockVendor for VkAdsMock {
+    async fn mount(&self, server: MockServer) -> MockServer {
+        Mock::given(method("POST"))
+            .and(path("/api/v2/oauth2/token.json"))
+            .respond_with(TokenResponder(self.token_requests.clone()))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/api/v2/user.json"))
+            .respond_with(json(format!(
+                "{{\"id\": {ACCOUNT_ID}, \"username\": \"okno-mock@vk\", \"status\": \"active\", \
+                 \"account\": {{\"id\": 9000001, \"currency\": \"{CURRENCY}\", \"balance\": \"1000.00\"}}}}"
+            )))
+            .mount(&server)
+            .await;
+        for list in ["/api/v2/ad_plans.json", "/api/v2/campaigns.json"] {
+            Mock::given(method("GET"))
+                .and(path(list))
+                .respond_with(ListResponder { plans: self.plans })
+                .mount(&server)
+                .await;
+        }
+        for stats in [
+            "/api/v2/statistics/ad_plans/day.json",
+            "/api/v2/statistics/campaigns/day.json",
+        ] {
+            Mock::given(method("GET"))
+                .and(path(stats))
+                .respond_with(StatsResponder {
+                    plans: self.plans,
+                    served: self.stats_requests.clone(),
+                })
+                .mount(&server)
+                .await;
+        }
+        server
     }
 }

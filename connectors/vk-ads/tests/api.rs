@@ -1,6 +1,7 @@
 //! Connector-level tests: the VK Ads connector, built through its registry entry (or with a fixed
 //! clock), against wiremock servers answering the documented shapes in `tests/fixtures/`.
 
+use okno_connector::testkit::MockVendor;
 use std::collections::HashMap;
 use std::sync::Arc;
 

@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::{Days, NaiveDate};
+use okno_connector::testkit::MockVendor;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -74,51 +75,6 @@ impl ReportsMock {
     pub fn with_offline_polls(mut self, polls: u32) -> Self {
         self.offline_polls = polls;
         self
-    }
-
-    /// Starts a mock server answering every endpoint; its `uri()` is the base URL.
-    pub async fn start(&self) -> MockServer {
-        self.mount(MockServer::start().await).await
-    }
-
-    /// As [`ReportsMock::start`], without keeping every request (for benchmarks).
-    pub async fn start_unrecorded(&self) -> MockServer {
-        self.mount(
-            MockServer::builder()
-                .disable_request_recording()
-                .start()
-                .await,
-        )
-        .await
-    }
-
-    /// Mounts the endpoints on an existing server.
-    pub async fn mount(&self, server: MockServer) -> MockServer {
-        Mock::given(method("POST"))
-            .and(path("/json/v5/reports"))
-            .respond_with(self.clone())
-            .mount(&server)
-            .await;
-        Mock::given(method("POST"))
-            .and(path("/json/v5/campaigns"))
-            .respond_with(CampaignsResponder(self.campaigns))
-            .mount(&server)
-            .await;
-        Mock::given(method("POST"))
-            .and(path("/json/v5/clients"))
-            .respond_with(json_ok(format!(
-                "{{\"result\":{{\"Clients\":[{{\"ClientId\":5550001,\"Login\":\"{LOGIN}\",\"Currency\":\"{CURRENCY}\",\"ClientInfo\":\"Mock Advertiser LLC\"}}]}}}}"
-            )))
-            .mount(&server)
-            .await;
-        Mock::given(method("POST"))
-            .and(path("/json/v5/changes"))
-            .respond_with(json_ok(format!(
-                "{{\"result\":{{\"Timestamp\":\"{SERVER_TIME}\"}}}}"
-            )))
-            .mount(&server)
-            .await;
-        server
     }
 
     /// Spend rows in `from..=to` (days outside the data have none).
@@ -276,5 +232,36 @@ impl Respond for CampaignsResponder {
         }
         out.push_str("}}");
         json_ok(out)
+    }
+}
+
+#[okno_connector::async_trait]
+impl MockVendor for ReportsMock {
+    async fn mount(&self, server: MockServer) -> MockServer {
+        Mock::given(method("POST"))
+            .and(path("/json/v5/reports"))
+            .respond_with(self.clone())
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/json/v5/campaigns"))
+            .respond_with(CampaignsResponder(self.campaigns))
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/json/v5/clients"))
+            .respond_with(json_ok(format!(
+                "{{\"result\":{{\"Clients\":[{{\"ClientId\":5550001,\"Login\":\"{LOGIN}\",\"Currency\":\"{CURRENCY}\",\"ClientInfo\":\"Mock Advertiser LLC\"}}]}}}}"
+            )))
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/json/v5/changes"))
+            .respond_with(json_ok(format!(
+                "{{\"result\":{{\"Timestamp\":\"{SERVER_TIME}\"}}}}"
+            )))
+            .mount(&server)
+            .await;
+        server
     }
 }

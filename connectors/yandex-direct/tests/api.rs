@@ -1,6 +1,7 @@
 //! Connector-level tests: the Yandex Direct connector against a wiremock server serving the
 //! documented response shapes in `tests/fixtures/`.
 
+use okno_connector::testkit::MockVendor;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

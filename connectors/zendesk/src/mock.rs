@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use okno_connector::testkit::MockVendor;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -63,32 +64,6 @@ impl TicketExport {
             faults: Arc::default(),
             served: Arc::default(),
         }
-    }
-
-    /// Starts a mock server answering the ticket export; returns it (its `uri()` is the base URL).
-    pub async fn start(&self) -> MockServer {
-        self.mount(MockServer::start().await).await
-    }
-
-    /// As [`TicketExport::start`], without keeping every request (memory stays flat in
-    /// benchmarks that serve thousands of pages).
-    pub async fn start_unrecorded(&self) -> MockServer {
-        self.mount(
-            MockServer::builder()
-                .disable_request_recording()
-                .start()
-                .await,
-        )
-        .await
-    }
-
-    async fn mount(&self, server: MockServer) -> MockServer {
-        Mock::given(method("GET"))
-            .and(path("/api/v2/incremental/tickets/cursor.json"))
-            .respond_with(self.clone())
-            .mount(&server)
-            .await;
-        server
     }
 
     /// The body of the page starting at `offset`.
@@ -171,4 +146,16 @@ pub fn ticket_json(i: u64, out: &mut String) {
         req = 500_000 + i % 3000,
         group = 360_001 + i % 4,
     );
+}
+
+#[okno_connector::async_trait]
+impl MockVendor for TicketExport {
+    async fn mount(&self, server: MockServer) -> MockServer {
+        Mock::given(method("GET"))
+            .and(path("/api/v2/incremental/tickets/cursor.json"))
+            .respond_with(self.clone())
+            .mount(&server)
+            .await;
+        server
+    }
 }
