@@ -845,150 +845,22 @@ async fn report_roi(
     by: ReportBy,
     format: ReportFormat,
 ) -> anyhow::Result<()> {
-    use crate::figures::roi::{self, Figures, Period};
-    use okno_connector::rust_decimal::{Decimal, RoundingStrategy};
+    use crate::figures::roi::{self, Period};
     let period = Period::parse(period).map_err(|e| anyhow::anyhow!("--period: {e}"))?;
     let by = match by {
         ReportBy::Campaign => roi::By::Campaign,
         ReportBy::Channel => roi::By::Channel,
     };
     let report = roi::roi(store, config, &period, by).await?;
-    // Rounded once, here: money to 0.01, ratios to 4 places, half up (FIGURES.md).
-    let money = |d: Decimal| d.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
-    let ratio = |d: Option<Decimal>| {
-        d.map(|d| d.round_dp_with_strategy(4, RoundingStrategy::MidpointAwayFromZero))
-    };
-    let cells = |f: &Figures| -> Vec<Option<String>> {
-        let m = |d: Option<Decimal>| d.map(|d| format!("{:.2}", money(d)));
-        let r = |d: Option<Decimal>| ratio(d).map(|d| format!("{d:.4}"));
-        vec![
-            Some(format!("{:.2}", money(f.spend))),
-            Some(f.impressions.to_string()),
-            Some(f.clicks.to_string()),
-            Some(f.leads.to_string()),
-            Some(f.won.to_string()),
-            Some(format!("{:.2}", money(f.revenue))),
-            m(f.cpl()),
-            m(f.cac()),
-            r(f.conversion()),
-            m(f.average_deal()),
-            r(f.roi()),
-            r(f.romi(report.margin)),
-            Some(f.provisional.to_string()),
-        ]
-    };
-    const HEAD: [&str; 13] = [
-        "spend",
-        "impressions",
-        "clicks",
-        "leads",
-        "won",
-        "revenue",
-        "cpl",
-        "cac",
-        "conversion",
-        "average_deal",
-        "roi",
-        "romi",
-        "provisional",
-    ];
-    let mut lines: Vec<(String, String, String, Vec<Option<String>>)> = report
-        .rows
-        .iter()
-        .map(|r| {
-            (
-                r.key.clone(),
-                r.channel.clone().unwrap_or_default(),
-                r.month.clone(),
-                cells(&r.figures),
-            )
-        })
-        .collect();
-    lines.push((
-        "total".into(),
-        String::new(),
-        String::new(),
-        cells(&report.total),
-    ));
+    print_table(&report.table(), format)
+}
+
+/// Prints a report in the format asked for.
+fn print_table(table: &crate::figures::table::Table, format: ReportFormat) -> anyhow::Result<()> {
     match format {
-        ReportFormat::Json => {
-            let rows: Vec<serde_json::Value> = lines
-                .iter()
-                .map(|(key, channel, month, c)| {
-                    let mut o = serde_json::json!({"key": key, "channel": channel, "month": month});
-                    for (h, v) in HEAD.iter().zip(c) {
-                        o[*h] = match (h, v) {
-                            (_, None) => serde_json::Value::Null,
-                            (&"provisional", Some(v)) => serde_json::Value::Bool(v == "true"),
-                            (_, Some(v)) => serde_json::Value::String(v.clone()),
-                        };
-                    }
-                    o
-                })
-                .collect();
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&serde_json::json!({
-                    "currency": report.currency, "timezone": report.timezone,
-                    "from": report.period.from, "to": report.period.to,
-                    "attribution": "last touch", "rows": rows,
-                }))?
-            );
-        }
-        ReportFormat::Csv => {
-            let mut w = csv::Writer::from_writer(std::io::stdout());
-            let mut head = vec!["key", "channel", "month"];
-            head.extend(HEAD);
-            w.write_record(&head)?;
-            for (key, channel, month, c) in &lines {
-                let mut rec = vec![key.clone(), channel.clone(), month.clone()];
-                rec.extend(c.iter().map(|v| v.clone().unwrap_or_default()));
-                w.write_record(&rec)?;
-            }
-            w.flush()?;
-        }
-        ReportFormat::Table => {
-            println!(
-                "ROI {} to {}, {} in {}, last-touch attribution (* = includes provisional spend)",
-                report.period.from, report.period.to, report.currency, report.timezone
-            );
-            println!(
-                "{:<26} {:<8} {:>14} {:>7} {:>5} {:>14} {:>10} {:>10} {:>7} {:>8} {:>8}",
-                "KEY",
-                "MONTH",
-                "SPEND",
-                "LEADS",
-                "WON",
-                "REVENUE",
-                "CPL",
-                "CAC",
-                "CONV",
-                "ROI",
-                "ROMI"
-            );
-            for (key, _, month, c) in &lines {
-                let v = |i: usize| c[i].clone().unwrap_or_else(|| "n/a".into());
-                let star = if c[12].as_deref() == Some("true") {
-                    "*"
-                } else {
-                    ""
-                };
-                println!(
-                    "{:<26} {:<8} {:>14} {:>7} {:>5} {:>14} {:>10} {:>10} {:>7} {:>8} {:>8}",
-                    key,
-                    month,
-                    format!("{}{star}", v(0)),
-                    v(3),
-                    v(4),
-                    v(5),
-                    v(6),
-                    v(7),
-                    v(8),
-                    v(10),
-                    v(11)
-                );
-            }
-        }
+        ReportFormat::Table => print!("{}", table.text()),
+        ReportFormat::Csv => print!("{}", table.csv()?),
+        ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&table.json())?),
     }
     Ok(())
 }

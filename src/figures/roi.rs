@@ -11,6 +11,7 @@ use chrono::{Datelike, NaiveDate};
 use okno_connector::rust_decimal::Decimal;
 use okno_connector::Currency;
 
+use super::table::{self, int, money, money_opt, text, Column, Kind, Table};
 use crate::config::Config;
 use crate::fx::{MissingRate, Rates};
 use crate::store::{Store, StoreError};
@@ -264,6 +265,72 @@ pub async fn roi(
         total,
         margin: config.report.gross_margin,
     })
+}
+
+impl Report {
+    /// The report as presented: one row per key and month, then the total.
+    pub fn table(&self) -> Table {
+        let mut t = Table::new(
+            format!(
+                "ROI {} to {}, {} in {}, last-touch attribution (provisional = includes spend the platform may still restate)",
+                self.period.from, self.period.to, self.currency, self.timezone
+            ),
+            vec![
+                Column::new("key", Kind::Text),
+                Column::new("channel", Kind::Text).wide(),
+                Column::new("month", Kind::Text),
+                Column::new("spend", Kind::Decimal),
+                Column::new("impressions", Kind::Int).wide(),
+                Column::new("clicks", Kind::Int).wide(),
+                Column::new("leads", Kind::Int),
+                Column::new("won", Kind::Int),
+                Column::new("revenue", Kind::Decimal),
+                Column::new("cpl", Kind::Decimal),
+                Column::new("cac", Kind::Decimal),
+                Column::new("conversion", Kind::Decimal),
+                Column::new("average_deal", Kind::Decimal).wide(),
+                Column::new("roi", Kind::Decimal),
+                Column::new("romi", Kind::Decimal),
+                Column::new("provisional", Kind::Bool),
+            ],
+        )
+        .meta("report", "roi")
+        .meta("currency", self.currency.to_string())
+        .meta("timezone", self.timezone.clone())
+        .meta("from", self.period.from.to_string())
+        .meta("to", self.period.to.to_string())
+        .meta("attribution", "last touch");
+        let cells = |key: &str, channel: &str, month: &str, f: &Figures| {
+            vec![
+                text(key),
+                text(channel),
+                text(month),
+                Some(money(f.spend)),
+                int(f.impressions),
+                int(f.clicks),
+                int(f.leads),
+                int(f.won),
+                Some(money(f.revenue)),
+                money_opt(f.cpl()),
+                money_opt(f.cac()),
+                table::ratio(f.conversion()),
+                money_opt(f.average_deal()),
+                table::ratio(f.roi()),
+                table::ratio(f.romi(self.margin)),
+                text(f.provisional.to_string()),
+            ]
+        };
+        for r in &self.rows {
+            t.push(cells(
+                &r.key,
+                r.channel.as_deref().unwrap_or(""),
+                &r.month,
+                &r.figures,
+            ));
+        }
+        t.push(cells("total", "", "", &self.total));
+        t
+    }
 }
 
 #[cfg(test)]
