@@ -171,8 +171,8 @@ pub enum ReportCommand {
     Attribution {
         #[arg(long)]
         unmatched: bool,
-        #[arg(long, value_enum, default_value_t = Format::Table)]
-        format: Format,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+        format: ReportFormat,
     },
 }
 
@@ -869,79 +869,30 @@ async fn report_attribution(
     config: &Config,
     store: &Store,
     unmatched: bool,
-    format: Format,
+    format: ReportFormat,
 ) -> anyhow::Result<()> {
     let report = crate::figures::attribution_report(store, &config.attribution).await?;
-    let money = |m: &std::collections::BTreeMap<String, okno_connector::rust_decimal::Decimal>| {
-        m.iter()
-            .map(|(c, a)| format!("{:.2} {c}", a.round_dp(2)))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    if format == Format::Json {
-        let buckets: Vec<serde_json::Value> = report
-            .buckets
-            .iter()
-            .map(|b| {
-                serde_json::json!({
-                    "target": b.target, "channel": b.channel, "via": b.via, "leads": b.leads,
-                    "won": b.won,
-                    "revenue": b.revenue.iter().map(|(c, a)| (c.clone(), serde_json::Value::String(a.to_string()))).collect::<serde_json::Map<_, _>>(),
-                })
-            })
-            .collect();
-        let mut out = serde_json::json!({ "buckets": buckets });
-        if unmatched {
-            out["unmatched"] = report
-                .unmatched
-                .iter()
-                .map(|u| {
-                    serde_json::json!({
-                        "instance": u.source, "entity": u.entity, "lead_id": u.lead_id,
-                        "name": u.name, "created_at": u.created_at,
-                        "utm_source": u.utm_source, "utm_medium": u.utm_medium,
-                        "utm_campaign": u.utm_campaign, "reason": u.reason.to_string(),
-                    })
-                })
-                .collect();
+    let buckets = report.table();
+    if !unmatched {
+        return print_table(&buckets, format);
+    }
+    let leads = report.unmatched_table();
+    match format {
+        // One document: the buckets, and the leads under `unmatched`.
+        ReportFormat::Json => {
+            let mut out = buckets.json();
+            out["unmatched"] = leads.json()["rows"].take();
+            println!("{}", serde_json::to_string_pretty(&out)?);
+            Ok(())
         }
-        println!("{}", serde_json::to_string_pretty(&out)?);
-        return Ok(());
-    }
-    println!(
-        "{:<28} {:<16} {:<36} {:>8} {:>6}  REVENUE",
-        "ATTRIBUTED TO", "CHANNEL", "VIA", "LEADS", "WON"
-    );
-    for b in &report.buckets {
-        println!(
-            "{:<28} {:<16} {:<36} {:>8} {:>6}  {}",
-            b.target,
-            b.channel.as_deref().unwrap_or("-"),
-            if b.via.is_empty() { "-" } else { &b.via },
-            b.leads,
-            b.won,
-            money(&b.revenue)
-        );
-    }
-    if unmatched && !report.unmatched.is_empty() {
-        println!();
-        println!(
-            "{:<12} {:<12} {:<20} {:<14} {:<24}  REASON",
-            "INSTANCE", "LEAD", "CREATED (UTC)", "UTM_SOURCE", "UTM_CAMPAIGN"
-        );
-        for u in &report.unmatched {
-            println!(
-                "{:<12} {:<12} {:<20} {:<14} {:<24}  {}",
-                u.source,
-                u.lead_id,
-                u.created_at.format("%Y-%m-%d %H:%M"),
-                u.utm_source.as_deref().unwrap_or("-"),
-                u.utm_campaign.as_deref().unwrap_or("-"),
-                u.reason
-            );
+        // CSV is one table per file: the leads, which is what `--unmatched` asks for.
+        ReportFormat::Csv => print_table(&leads, format),
+        ReportFormat::Table => {
+            print_table(&buckets, format)?;
+            println!();
+            print_table(&leads, format)
         }
     }
-    Ok(())
 }
 
 async fn import(config: &Config, cmd: ImportCommand) -> anyhow::Result<()> {

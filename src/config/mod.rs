@@ -271,6 +271,8 @@ pub struct ServerConfig {
     pub webhook_max_attempts: u32,
     /// When set, `GET /metrics` requires `Authorization: Bearer <token>`.
     pub metrics_token: Option<okno_connector::SecretString>,
+    /// When set, the report API (`/api/v1/...`) requires `Authorization: Bearer <token>`.
+    pub api_token: Option<okno_connector::SecretString>,
     /// Processed deliveries (bodies included) are deleted after this many days.
     pub webhook_retention_days: u32,
 }
@@ -284,6 +286,7 @@ impl Default for ServerConfig {
             webhook_rate_per_sec: 200,
             webhook_max_attempts: 8,
             metrics_token: None,
+            api_token: None,
             webhook_retention_days: 30,
         }
     }
@@ -616,6 +619,7 @@ struct RawServer {
     webhook_rate_per_sec: Option<u32>,
     webhook_max_attempts: Option<u32>,
     metrics_token: Option<String>,
+    api_token: Option<String>,
     webhook_retention_days: Option<u32>,
 }
 
@@ -888,6 +892,10 @@ pub fn load_with_env(path: &Path, env: &[(String, String)]) -> Result<Loaded, Co
                 .unwrap_or(defaults.webhook_max_attempts),
             metrics_token: raw
                 .metrics_token
+                .filter(|t| !t.is_empty())
+                .map(okno_connector::SecretString::from),
+            api_token: raw
+                .api_token
                 .filter(|t| !t.is_empty())
                 .map(okno_connector::SecretString::from),
             webhook_retention_days: raw

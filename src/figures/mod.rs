@@ -57,6 +57,81 @@ pub struct AttributionReport {
     pub unmatched: Vec<Unmatched>,
 }
 
+impl AttributionReport {
+    /// Where leads went, one row per campaign, channel and the unattributed bucket; revenue per
+    /// currency in a column each (this report matches, it does not convert).
+    pub fn table(&self) -> table::Table {
+        use table::{int, text, Column, Kind, Table};
+        let currencies: std::collections::BTreeSet<&String> =
+            self.buckets.iter().flat_map(|b| b.revenue.keys()).collect();
+        let mut columns = vec![
+            Column::new("attributed_to", Kind::Text),
+            Column::new("channel", Kind::Text),
+            Column::new("via", Kind::Text),
+            Column::new("leads", Kind::Int),
+            Column::new("won", Kind::Int),
+        ];
+        columns.extend(
+            currencies
+                .iter()
+                .map(|c| Column::new(&format!("revenue_{}", c.to_lowercase()), Kind::Decimal)),
+        );
+        let mut t = Table::new("Attribution of every lead (last touch)", columns)
+            .meta("report", "attribution")
+            .meta("attribution", "last touch");
+        for b in &self.buckets {
+            let mut row = vec![
+                text(&b.target),
+                b.channel.clone(),
+                Some(b.via.clone()).filter(|v| !v.is_empty()),
+                int(b.leads),
+                int(b.won),
+            ];
+            row.extend(
+                currencies
+                    .iter()
+                    .map(|c| Some(table::money(b.revenue.get(*c).copied().unwrap_or_default()))),
+            );
+            t.push(row);
+        }
+        t
+    }
+
+    /// The unattributed leads with the reason, for fixing marks or rules.
+    pub fn unmatched_table(&self) -> table::Table {
+        use table::{text, Column, Kind, Table};
+        let mut t = Table::new(
+            "Unattributed leads",
+            vec![
+                Column::new("instance", Kind::Text),
+                Column::new("entity", Kind::Text).wide(),
+                Column::new("lead_id", Kind::Text),
+                Column::new("name", Kind::Text).wide(),
+                Column::new("created_at", Kind::Text),
+                Column::new("utm_source", Kind::Text),
+                Column::new("utm_medium", Kind::Text).wide(),
+                Column::new("utm_campaign", Kind::Text),
+                Column::new("reason", Kind::Text),
+            ],
+        )
+        .meta("report", "unattributed");
+        for u in &self.unmatched {
+            t.push(vec![
+                text(&u.source),
+                text(&u.entity),
+                text(&u.lead_id),
+                u.name.clone(),
+                text(u.created_at.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+                u.utm_source.clone(),
+                u.utm_medium.clone(),
+                u.utm_campaign.clone(),
+                text(u.reason.to_string()),
+            ]);
+        }
+        t
+    }
+}
+
 /// The rows that count as leads: every lead not deleted, and deals no lead converted into
 /// (Zoho keeps a converted lead and its deal; the pair is one lead). The won state and amount
 /// of a converted lead are its deal's.

@@ -13,6 +13,7 @@
 //!    fetch again, they are upserted like polled data, and the delivery is marked done in the
 //!    same transaction; failures retry with backoff and end parked as dead.
 
+pub mod api;
 pub mod ingest;
 pub mod worker;
 
@@ -89,7 +90,7 @@ impl AppState {
     }
 }
 
-/// The router: webhooks and health checks.
+/// The router: webhooks, health checks, metrics and the report API.
 pub fn router(state: AppState) -> Router {
     let max_body = state.server.max_body_bytes;
     // A client that sends its body slowly gets 408 instead of holding a connection forever.
@@ -108,6 +109,9 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(whole_request)
+        // Reports may take longer than a webhook's request timeout (a first fact build over a
+        // large store); they read no body, so that timeout has nothing to guard there.
+        .merge(api::routes())
         .layer(axum::middleware::from_fn(count_responses))
         .with_state(state)
 }

@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod engine;
+pub mod records;
 
 use std::io::Write;
 use std::str::FromStr;

@@ -1,0 +1,179 @@
+//! The report API: `GET /api/v1/reports/{name}` serves the same tables as `okno report <name>`,
+//! as JSON (default) or CSV (`format=csv`), with the same parameters as query strings:
+//!
+//! - `roi`: `period` (required), `by` (campaign | channel);
+//! - `attribution`: `unmatched=true` lists the unattributed leads instead of the buckets.
+//!
+//! With `[server] api_token` set every request needs `Authorization: Bearer <token>` (401
+//! otherwise). Bad parameters are 400 with `{"error": ...}`; a report that cannot be made from
+//! the data (a missing exchange rate) is 422 saying what is missing; a store failure is 500 and
+//! logged. Reports are computed at most two at a time, so a burst of dashboards cannot starve
+//! the sync engine of the store.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use tokio::sync::Semaphore;
+
+use super::AppState;
+use crate::figures::roi::{self, Period, RoiError};
+use crate::figures::table::Table;
+
+/// Reports computed at once; more wait their turn.
+const CONCURRENT_REPORTS: usize = 2;
+
+/// Routes under `/api/v1`, sharing the webhook listener's state.
+pub fn routes() -> Router<AppState> {
+    let permits = Arc::new(Semaphore::new(CONCURRENT_REPORTS));
+    Router::new().route(
+        "/api/v1/reports/{name}",
+        get(move |state, name, query, headers| report(state, name, query, headers, permits)),
+    )
+}
+
+/// Why a request got no report.
+#[derive(Debug)]
+enum ApiError {
+    Unauthorized,
+    NotFound(String),
+    BadRequest(String),
+    /// The data cannot give this report as asked (a missing rate); the message says what.
+    Unprocessable(String),
+    Internal(String),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (code, message) = match self {
+            ApiError::Unauthorized => return StatusCode::UNAUTHORIZED.into_response(),
+            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m),
+            ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
+            ApiError::Unprocessable(m) => (StatusCode::UNPROCESSABLE_ENTITY, m),
+            ApiError::Internal(m) => {
+                tracing::error!(error = %m, "report API request failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the report could not be computed; see the okno log".to_string(),
+                )
+            }
+        };
+        (code, Json(serde_json::json!({ "error": message }))).into_response()
+    }
+}
+
+impl From<RoiError> for ApiError {
+    fn from(e: RoiError) -> ApiError {
+        match e {
+            RoiError::MissingRates(_) => ApiError::Unprocessable(e.to_string()),
+            RoiError::Store(e) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> ApiError {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+/// The query string, with typed access that names the parameter in every error.
+struct Params(HashMap<String, String>);
+
+impl Params {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    fn required(&self, key: &str, example: &str) -> Result<&str, ApiError> {
+        self.get(key)
+            .ok_or_else(|| ApiError::BadRequest(format!("{key} is required, e.g. {key}={example}")))
+    }
+
+    fn period(&self) -> Result<Period, ApiError> {
+        Period::parse(self.required("period", "2026-10")?)
+            .map_err(|e| ApiError::BadRequest(format!("period: {e}")))
+    }
+
+    /// One of `allowed`, or the default when absent.
+    fn choice<'a>(&'a self, key: &str, allowed: &[&'a str]) -> Result<&'a str, ApiError> {
+        match self.get(key) {
+            None => Ok(allowed[0]),
+            Some(v) if allowed.contains(&v) => Ok(v),
+            Some(v) => Err(ApiError::BadRequest(format!(
+                "{key}={v:?} is not one of {}",
+                allowed.join(", ")
+            ))),
+        }
+    }
+
+    fn flag(&self, key: &str) -> Result<bool, ApiError> {
+        Ok(self.choice(key, &["false", "true"])? == "true")
+    }
+}
+
+async fn report(
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    permits: Arc<Semaphore>,
+) -> Result<Response, ApiError> {
+    if let Some(token) = &app.server.api_token {
+        let given = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if !okno_connector::signature::verify_token(std::slice::from_ref(token), given) {
+            return Err(ApiError::Unauthorized);
+        }
+    }
+    let params = Params(query);
+    let csv = params.choice("format", &["json", "csv"])? == "csv";
+    let _permit = permits
+        .acquire()
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let table = table(&app, &name, &params).await?;
+    Ok(if csv {
+        let body = table.csv().map_err(|e| ApiError::Internal(e.to_string()))?;
+        ([("content-type", "text/csv; charset=utf-8")], body).into_response()
+    } else {
+        Json(table.json()).into_response()
+    })
+}
+
+/// The named report as asked for.
+async fn table(app: &AppState, name: &str, params: &Params) -> Result<Table, ApiError> {
+    let (store, config) = (&app.store, app.config.as_ref());
+    match name {
+        "roi" => {
+            let period = params.period()?;
+            let by = match params.choice("by", &["campaign", "channel"])? {
+                "channel" => roi::By::Channel,
+                _ => roi::By::Campaign,
+            };
+            Ok(roi::roi(store, config, &period, by).await?.table())
+        }
+        "attribution" => {
+            let unmatched = params.flag("unmatched")?;
+            let report = crate::figures::attribution_report(store, &config.attribution).await?;
+            Ok(if unmatched {
+                report.unmatched_table()
+            } else {
+                report.table()
+            })
+        }
+        other => Err(ApiError::NotFound(format!(
+            "no report {other:?}; reports: roi, attribution"
+        ))),
+    }
+}
