@@ -166,5 +166,12 @@ store_test!(async fn without_a_token_configured_the_api_is_open(store) {
     assert_eq!(rows.len(), 2, "{body}");
     assert_eq!((rows[0]["attributed_to"].as_str(), rows[0]["leads"].as_i64()), (Some("direct:701"), Some(2)));
     assert_eq!(rows[0]["revenue_rub"], "6000.00");
+
+    // One campaign makes no channel median: nothing is flagged, and the answer says so.
+    let (code, _, body) = get(&app, "/api/v1/reports/anomalies?period=2026-10", None).await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(json["rows"].as_array().map(Vec::len), Some(0), "{body}");
+    assert_eq!(json["notes"][0], "nothing flagged");
     assert_eq!((rows[1]["attributed_to"].as_str(), rows[1]["leads"].as_i64()), (Some("unattributed"), Some(1)));
 });

@@ -174,6 +174,15 @@ pub enum ReportCommand {
         #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
         format: ReportFormat,
     },
+    /// Campaigns whose CPL is far above their channel's median (or that spent like that with no
+    /// lead), and segments with many leads and no sale; thresholds in `[anomalies]`.
+    Anomalies {
+        /// 2026-10 (a month), 2026 (a year) or 2026-10-01..2026-12-31.
+        #[arg(long)]
+        period: String,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+        format: ReportFormat,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -238,6 +247,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = load(&cli.config)?;
             let store = open_store(&config).await?;
             report_roi(&config, &store, &period, by, format).await
+        }
+        Command::Report(ReportCommand::Anomalies { period, format }) => {
+            let config = load(&cli.config)?;
+            let store = open_store(&config).await?;
+            let period = crate::figures::roi::Period::parse(&period)
+                .map_err(|e| anyhow::anyhow!("--period: {e}"))?;
+            let found = crate::figures::anomaly::anomalies(&store, &config, &period).await?;
+            print_table(&found.table(), format)
         }
         Command::Report(ReportCommand::Attribution { unmatched, format }) => {
             let config = load(&cli.config)?;

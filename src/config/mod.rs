@@ -257,6 +257,79 @@ fn report_section(tree: &serde_json::Value, issues: &mut Issues) -> ReportConfig
     out
 }
 
+/// `[anomalies]`: thresholds of `okno report anomalies`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnomalyConfig {
+    /// A campaign is flagged when its CPL passes this many times its channel's median CPL (and
+    /// when it spent that many median leads' worth with no lead at all).
+    pub cpl_factor: okno_connector::rust_decimal::Decimal,
+    /// A channel's median means something from this many campaigns with leads.
+    pub min_campaigns: u32,
+    /// A segment with at least this many leads of the period and no sale among them is flagged.
+    pub segment_min_leads: u32,
+}
+
+impl Default for AnomalyConfig {
+    fn default() -> Self {
+        AnomalyConfig {
+            cpl_factor: okno_connector::rust_decimal::Decimal::TWO,
+            min_campaigns: 3,
+            segment_min_leads: 100,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct RawAnomalies {
+    cpl_factor: Option<serde_json::Value>,
+    min_campaigns: Option<u32>,
+    segment_min_leads: Option<u32>,
+}
+
+const ANOMALY_KEYS: &[&str] = &["cpl_factor", "min_campaigns", "segment_min_leads"];
+
+fn anomalies_section(tree: &serde_json::Value, issues: &mut Issues) -> AnomalyConfig {
+    use okno_connector::rust_decimal::Decimal;
+    let mut out = AnomalyConfig::default();
+    let Some(value) = tree.get("anomalies") else {
+        return out;
+    };
+    let Some(raw) = section::<RawAnomalies>(value, "anomalies", ANOMALY_KEYS, issues) else {
+        return out;
+    };
+    if let Some(v) = raw.cpl_factor {
+        match v.as_str().and_then(|t| t.trim().parse::<Decimal>().ok()) {
+            Some(k) if k > Decimal::ONE => out.cpl_factor = k,
+            _ => issues.push(
+                "anomalies.cpl_factor",
+                format!("{v} is not a factor above 1 written as a string"),
+                Some(
+                    "e.g. cpl_factor = \"2.5\" flags CPLs above 2.5 × the channel's median".into(),
+                ),
+            ),
+        }
+    }
+    match raw.min_campaigns {
+        Some(n) if n < 2 => issues.push(
+            "anomalies.min_campaigns",
+            format!("{n} campaigns make no median to compare with"),
+            Some("use 2 or more; default 3".into()),
+        ),
+        Some(n) => out.min_campaigns = n,
+        None => {}
+    }
+    match raw.segment_min_leads {
+        Some(0) => issues.push(
+            "anomalies.segment_min_leads",
+            "0 would flag every segment without a sale, even one with no leads",
+            Some("e.g. segment_min_leads = 100".into()),
+        ),
+        Some(n) => out.segment_min_leads = n,
+        None => {}
+    }
+    out
+}
+
 /// `[server]`: the HTTP listener for webhooks and health checks. Off when absent.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -310,6 +383,8 @@ pub struct Config {
     /// `[[attribution.rule]]`s, in file order.
     pub attribution: Vec<crate::figures::attribution::Rule>,
     pub report: ReportConfig,
+    /// `[anomalies]`: when a figure is worth a human look.
+    pub anomalies: AnomalyConfig,
     /// `budgets.toml` beside the configuration file (no lines when there is none).
     pub budgets: std::sync::Arc<budgets::Budgets>,
 }
@@ -372,6 +447,8 @@ struct RawRoot {
     _attribution: serde_json::Value,
     #[serde(default, rename = "report")]
     _report: serde_json::Value,
+    #[serde(default, rename = "anomalies")]
+    _anomalies: serde_json::Value,
 }
 
 const ROOT_KEYS: &[&str] = &[
@@ -382,6 +459,7 @@ const ROOT_KEYS: &[&str] = &[
     "fx",
     "attribution",
     "report",
+    "anomalies",
 ];
 
 #[derive(Deserialize)]
@@ -933,6 +1011,7 @@ pub fn load_with_env(path: &Path, env: &[(String, String)]) -> Result<Loaded, Co
     let fx = fixed_rates(&tree, &mut issues);
     let attribution = attribution_rules(&tree, &ids, &mut issues);
     let report = report_section(&tree, &mut issues);
+    let anomalies = anomalies_section(&tree, &mut issues);
     // Every id seen, so a block with other problems does not add "no such instance" here.
     let people = match people::load(path, &ids) {
         Ok(p) => p,
@@ -961,6 +1040,7 @@ pub fn load_with_env(path: &Path, env: &[(String, String)]) -> Result<Loaded, Co
                 fx,
                 attribution,
                 report,
+                anomalies,
                 budgets: std::sync::Arc::new(budgets),
             },
             warnings: warnings.list,

@@ -1429,6 +1429,19 @@ impl Store {
         })
     }
 
+    /// Per segment (as the CRM names it): the leads created in `from..=to` (report-zone days,
+    /// from the lead facts) and how many of them are won so far.
+    pub async fn segment_outcomes(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<(String, i64, i64)>, StoreError> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::segment_outcomes(p, from, to).await?,
+            Pool::Postgres(p) => pg_q::segment_outcomes(p, from, to).await?,
+        })
+    }
+
     /// Every campaign of every source, with what attribution matches on.
     pub async fn known_campaigns(
         &self,

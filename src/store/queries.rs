@@ -1030,6 +1030,24 @@ macro_rules! define_queries {
                 .collect()
         }
 
+        /// Per segment, the leads created in `from..=to` and how many of them are won so far.
+        pub(super) async fn segment_outcomes(
+            pool: &Pool<$db>,
+            from: NaiveDate,
+            to: NaiveDate,
+        ) -> Result<Vec<(String, i64, i64)>, sqlx::Error> {
+            sqlx::query_as(
+                "SELECT segment, CAST(COUNT(*) AS BIGINT), \
+                 CAST(SUM(CASE WHEN won_day IS NULL THEN 0 ELSE 1 END) AS BIGINT) \
+                 FROM lead_fact WHERE created_day >= $1 AND created_day <= $2 \
+                 AND segment IS NOT NULL GROUP BY segment ORDER BY segment",
+            )
+            .bind(from)
+            .bind(to)
+            .fetch_all(pool)
+            .await
+        }
+
         pub(super) async fn resolved_clicks(
             pool: &Pool<$db>,
         ) -> Result<Vec<(String, String, crate::figures::attribution::CampaignKey)>, sqlx::Error>

@@ -2,7 +2,8 @@
 //! as JSON (default) or CSV (`format=csv`), with the same parameters as query strings:
 //!
 //! - `roi`: `period` (required), `by` (campaign | channel);
-//! - `attribution`: `unmatched=true` lists the unattributed leads instead of the buckets.
+//! - `attribution`: `unmatched=true` lists the unattributed leads instead of the buckets;
+//! - `anomalies`: `period` (required).
 //!
 //! With `[server] api_token` set every request needs `Authorization: Bearer <token>` (401
 //! otherwise). Bad parameters are 400 with `{"error": ...}`; a report that cannot be made from
@@ -163,6 +164,12 @@ async fn table(app: &AppState, name: &str, params: &Params) -> Result<Table, Api
             };
             Ok(roi::roi(store, config, &period, by).await?.table())
         }
+        "anomalies" => {
+            let period = params.period()?;
+            Ok(crate::figures::anomaly::anomalies(store, config, &period)
+                .await?
+                .table())
+        }
         "attribution" => {
             let unmatched = params.flag("unmatched")?;
             let report = crate::figures::attribution_report(store, &config.attribution).await?;
@@ -173,7 +180,7 @@ async fn table(app: &AppState, name: &str, params: &Params) -> Result<Table, Api
             })
         }
         other => Err(ApiError::NotFound(format!(
-            "no report {other:?}; reports: roi, attribution"
+            "no report {other:?}; reports: roi, attribution, anomalies"
         ))),
     }
 }

@@ -74,6 +74,14 @@ pub fn rub_rate(date: &str, currency: &str, rate: &str) -> Record {
     })
 }
 
+/// The lead `record` in `segment`.
+pub fn in_segment(mut record: Record, segment: &str) -> Record {
+    if let Record::Lead(l) = &mut record {
+        l.segment = Some(segment.into());
+    }
+    record
+}
+
 /// A lead created at `created` with `utm_campaign`; `won` = (closed at, amount, discount,
 /// currency).
 pub fn lead(
