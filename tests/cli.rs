@@ -151,8 +151,13 @@ fn demo_run_once_then_status_shows_every_stream() {
     assert_eq!(report["webhook_inbox"], serde_json::json!([]));
     assert_eq!(
         rows.len(),
-        7,
-        "groups, users, tickets, campaigns, spend, pipelines, leads"
+        8,
+        "groups, users, tickets, campaigns, spend, pipelines, leads, tasks"
+    );
+    let tasks = rows.iter().find(|r| r["stream"] == "tasks").unwrap();
+    assert_eq!(
+        (tasks["result"].as_str(), tasks["records"].as_i64()),
+        (Some("succeeded"), Some(1500))
     );
     let tickets = rows.iter().find(|r| r["stream"] == "tickets").unwrap();
     assert_eq!(tickets["result"], "succeeded");

@@ -135,7 +135,7 @@ async fn replicas_share_the_work_survive_kill_9_and_fence_a_paused_holder() {
         // Every second, so a free instance is picked up at once; small pages, so runs last.
         toml.push_str(&format!(
             "[[connector]]\nid = \"demo{i}\"\nkind = \"demo\"\nschedule = \"* * * * * *\"\n\
-             [connector.settings]\nseed = {i}\ntickets = {TICKETS}\npage_size = 20\nleads = 0\ncampaigns = 0\n"
+             [connector.settings]\nseed = {i}\ntickets = {TICKETS}\npage_size = 20\nleads = 0\ncampaigns = 0\ntasks = 0\n"
         ));
     }
     let config = dir.path().join("okno.toml");

@@ -76,6 +76,13 @@ pub(crate) const SETTINGS: &[SettingSpec] = &[
         secret: false,
         example: "20",
     },
+    SettingSpec {
+        name: "tasks",
+        doc: "how many Jira-like tasks the `tasks` stream produces in all, assigned to the agents, 0 to 10000000 (default 1500)",
+        required: false,
+        secret: false,
+        example: "1500",
+    },
 ];
 
 pub(crate) const DEFAULT_SEED: u64 = 42;
@@ -88,6 +95,7 @@ pub(crate) const DEFAULT_DAYS: u64 = 90;
 pub(crate) const DEFAULT_ANCHOR_DATE: &str = "2026-01-01";
 pub(crate) const DEFAULT_LEADS: u64 = 3_000;
 pub(crate) const DEFAULT_CAMPAIGNS: u64 = 20;
+pub(crate) const DEFAULT_TASKS: u64 = 1_500;
 
 const MAX_TICKETS: u64 = 1_000_000_000;
 const MAX_AGENTS: u64 = 100_000;
@@ -97,6 +105,7 @@ const MAX_PAGE_SIZE: u64 = 10_000;
 const MAX_DAYS: u64 = 3_650;
 const MAX_LEADS: u64 = 100_000_000;
 const MAX_CAMPAIGNS: u64 = 1_000;
+const MAX_TASKS: u64 = 10_000_000;
 /// Anchors keep every generated instant (at most twelve years before the anchor) in 4-digit years.
 const ANCHOR_YEARS: std::ops::RangeInclusive<i32> = 1990..=2999;
 
@@ -112,6 +121,7 @@ struct Raw {
     anchor_date: Option<String>,
     leads: Option<u64>,
     campaigns: Option<u64>,
+    tasks: Option<u64>,
 }
 
 /// Validated settings of a demo instance.
@@ -137,6 +147,8 @@ pub struct Settings {
     pub leads: u64,
     /// Ad campaigns across the three ad accounts (0 to 1,000).
     pub campaigns: u64,
+    /// Tasks the `tasks` stream produces in all (0 to 10,000,000).
+    pub tasks: u64,
 }
 
 impl Default for Settings {
@@ -152,6 +164,7 @@ impl Default for Settings {
             anchor_date: parse_date(DEFAULT_ANCHOR_DATE).expect("the default anchor is a date"),
             leads: DEFAULT_LEADS,
             campaigns: DEFAULT_CAMPAIGNS,
+            tasks: DEFAULT_TASKS,
         }
     }
 }
@@ -190,6 +203,7 @@ impl Settings {
             anchor_date,
             leads: raw.leads.unwrap_or(defaults.leads),
             campaigns: raw.campaigns.unwrap_or(defaults.campaigns),
+            tasks: raw.tasks.unwrap_or(defaults.tasks),
         };
         if let Err(more) = settings.validate() {
             errors.extend(more);
@@ -212,6 +226,7 @@ impl Settings {
             ("days", self.days, 1, MAX_DAYS),
             ("leads", self.leads, 0, MAX_LEADS),
             ("campaigns", self.campaigns, 0, MAX_CAMPAIGNS),
+            ("tasks", self.tasks, 0, MAX_TASKS),
         ];
         let mut errors: Vec<SettingsError> = checks
             .into_iter()

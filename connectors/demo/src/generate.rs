@@ -100,6 +100,11 @@ impl Generator {
         self.crm.lead(&self.ads, i, out)
     }
 
+    /// Appends task `i` of the `tasks` stream.
+    pub(crate) fn task(&self, i: u64, out: &mut Vec<Record>) {
+        crate::tasks::task(&self.settings, &self.timeline, i, out)
+    }
+
     /// Agents and requesters: the length of the `users` stream.
     pub(crate) fn users(&self) -> u64 {
         self.settings.agents + self.settings.requesters

@@ -39,6 +39,10 @@
 //!     account and 31-day slice, whatever `page_size`: an account's first page starts with its
 //!     account, every page ends with the [`SpendWindow`](okno_connector::SpendWindow) of its
 //!     slice (the last 3 days provisional), as `okno_connector::spend` describes.
+//!   - `tasks`: [`Task`](okno_connector::Task)s of one Jira-like project `MKT`, created over
+//!     the same days and assigned to the agents (the `users` ids, so tasks and tickets of one
+//!     person meet): done, in progress or to do by a simulated start and business-hours
+//!     duration, with story points. See `tasks.rs`.
 //!   - `pipelines`: the [`Stage`](okno_connector::Stage)s of one amoCRM-like sales pipeline:
 //!     five open stages, won (142) and lost (143).
 //!   - `leads`: [`Lead`](okno_connector::Lead)s (entity `lead`, RUB, owners among the agents)
@@ -55,7 +59,7 @@
 //!   without `offset` is refused (`Invalid`) with a hint to resync with `--full`.
 //! - **Settings** (all optional): `seed` (42), `tickets` (2000), `agents` (12), `requesters` (300),
 //!   `groups` (4), `page_size` (500), `days` (90), `anchor_date` ("2026-01-01"), `leads` (3000),
-//!   `campaigns` (20). See [`Settings`].
+//!   `campaigns` (20), `tasks` (1500). See [`Settings`].
 //! - **Determinism**: item `i` of a stream depends only on the settings and `i` — not on the page
 //!   size, the cursor or earlier pages — so resuming after a crash, or reading with another page
 //!   size, yields identical records. Time is taken from `anchor_date`, never from the clock or
@@ -75,6 +79,7 @@ mod crm;
 mod generate;
 mod raw;
 mod rng;
+mod tasks;
 mod timeline;
 mod vocabulary;
 
@@ -128,6 +133,11 @@ pub const KIND: ConnectorKind = ConnectorKind {
         StreamSpec {
             name: "leads",
             doc: "generated CRM leads with UTM marks and click ids of the generated campaigns (10% unattributed), each gclid followed by its click id; resumes from {\"offset\": n}",
+            default: true,
+        },
+        StreamSpec {
+            name: "tasks",
+            doc: "generated Jira-like tasks of the marketing project assigned to the agents (done, in progress, to do); resumes from {\"offset\": n}",
             default: true,
         },
     ],
@@ -220,8 +230,9 @@ impl Connector for Demo {
                 out.push(Record::Stage(crm::stage(s)))
             }),
             "leads" => self.page(req.stream, req.cursor, s.leads, 1, |i, out| g.lead(i, out)),
+            "tasks" => self.page(req.stream, req.cursor, s.tasks, 1, |i, out| g.task(i, out)),
             other => Err(ConnectorError::Invalid(format!(
-                "demo has no stream {other:?}; it has groups, users, tickets, campaigns, spend, pipelines and leads"
+                "demo has no stream {other:?}; it has groups, users, tickets, campaigns, spend, pipelines, leads and tasks"
             ))),
         }
     }
@@ -403,6 +414,9 @@ mod tests {
         assert!(leads
             .iter()
             .all(|r| r.kind() == "lead" || r.kind() == "click_id"));
+        let (tasks, pages, end) = drain(&*c, "tasks", None);
+        assert_eq!((tasks.len(), pages), (1_500, 2));
+        assert_eq!(end, Cursor(json!({"offset": 1500})));
         // Every campaign the spend names was listed by `campaigns`.
         let listed: std::collections::HashSet<(String, String)> = campaigns
             .iter()
@@ -552,7 +566,8 @@ mod tests {
                 "campaigns",
                 "spend",
                 "pipelines",
-                "leads"
+                "leads",
+                "tasks"
             ]
         );
         assert!(KIND.streams.iter().all(|s| s.default));
