@@ -73,7 +73,7 @@ fn every_connector_folder_is_registered_and_in_the_example_config() {
 
 #[test]
 fn the_shipped_configs_validate() {
-    for file in ["config/okno.example.toml", "config/demo.toml"] {
+    for file in ["config/okno.example.toml", "config/demo/okno.toml"] {
         let out = okno(&["--config", file, "validate"]);
         assert!(out.status.success(), "{file}: {}", text(&out));
         assert!(text(&out).contains(": ok ("), "{}", text(&out));

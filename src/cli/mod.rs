@@ -21,7 +21,7 @@ use crate::sync::{self, RunOptions, RunSummary, Trigger};
 /// okno pulls your help desk, CRM, task tracker and ad accounts into one store, so that cost per
 /// lead, campaign ROI, budget burn and each specialist's work can finally be read in one place.
 ///
-/// Start with `okno --config config/demo.toml run --once`: it fills a local SQLite file with demo
+/// Start with `okno --config config/demo/okno.toml run --once`: it fills a local SQLite file with demo
 /// data. Then copy config/okno.example.toml, point it at your tools and run `okno validate`.
 #[derive(Debug, Parser)]
 #[command(name = "okno", version, about, long_about)]
