@@ -801,3 +801,99 @@ channels = ["yandex_direct", "email"]
         text[5]
     );
 }
+
+fn okno(args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_okno"))
+        .args(args)
+        .env_remove("OKNO_CONFIG")
+        .output()
+        .expect("run okno");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn report_people_and_teams_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("okno.toml");
+    let db = dir.path().join("okno.db");
+    std::fs::write(
+        &path,
+        format!("[store]\nurl = \"sqlite://{}\"\n", db.display()),
+    )
+    .unwrap();
+    let config = path.to_str().unwrap();
+
+    // Without [[team]] there is nothing to report on teams, and the error says where to add one.
+    let (ok, out) = okno(&["--config", config, "report", "teams", "--period", "2026-11"]);
+    assert!(!ok);
+    assert!(
+        out.contains("no [[team]] in") && out.contains("people.toml"),
+        "{out}"
+    );
+
+    std::fs::write(
+        dir.path().join(people::FILE_NAME),
+        "[[person]]\nname = \"Anna\"\nemail = \"anna@acme.example\"\n\n\
+         [[team]]\nname = \"Outbound\"\ngroup = \"outbound\"\nmembers = [\"Anna\"]\nchannels = [\"influencers\"]\n",
+    )
+    .unwrap();
+    // 12,500.50 + 99.50 of spend on the influencers channel in November.
+    let spend = dir.path().join("spend.csv");
+    std::fs::write(
+        &spend,
+        "date,channel,campaign_id,cost,currency\n\
+         2026-11-01,influencers,anna,12500.50,RUB\n2026-11-02,influencers,anna,99.50,RUB\n",
+    )
+    .unwrap();
+    let (ok, out) = okno(&[
+        "--config",
+        config,
+        "import",
+        "spend",
+        spend.to_str().unwrap(),
+    ]);
+    assert!(ok, "{out}");
+
+    let (ok, out) = okno(&[
+        "--config", config, "report", "people", "--period", "2026-11", "--format", "csv",
+    ]);
+    assert!(ok, "{out}");
+    assert!(
+        out.starts_with("person,person_id,teams,tickets_solved,"),
+        "{out}"
+    );
+    assert!(
+        out.contains("\nAnna,email:anna@acme.example,Outbound,0,,,,,0,,0,0,0,,,,\n"),
+        "{out}"
+    );
+
+    let (ok, out) = okno(&[
+        "--config", config, "report", "teams", "--period", "2026-11", "--format", "json",
+    ]);
+    assert!(ok, "{out}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (json["report"].as_str(), json["from"].as_str()),
+        (Some("teams"), Some("2026-11-01"))
+    );
+    let row = &json["rows"][0];
+    // 12,600 spent, no leads: CPL n/a; ROI (0 − 12,600) / 12,600 = −1.
+    assert_eq!(
+        (row["team"].as_str(), row["spend"].as_str()),
+        (Some("Outbound"), Some("12600.00"))
+    );
+    assert_eq!(row["roi"], "-1.0000");
+    assert!(row["cpl"].is_null() && row["budget_utilisation"].is_null());
+
+    let (ok, out) = okno(&["--config", config, "report", "teams", "--period", "2026-11"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.starts_with("Teams 2026-11-01 to 2026-11-30, RUB in Europe/Moscow"),
+        "{out}"
+    );
+}
