@@ -29,6 +29,8 @@ use okno_connector::Currency;
 
 use super::roi::{roi, By, Figures, Period, RoiError};
 use super::table::{self, int, money, money_opt, text, Cell, Column, Kind, Table};
+/// Channel → owning team, for grouping ROI rows by team.
+pub use crate::config::people::channel_teams;
 use crate::config::people::People;
 use crate::config::Config;
 use crate::store::{Assignee, Store, StoreError};
@@ -217,6 +219,21 @@ pub async fn people(
     config: &Config,
     period: &Period,
 ) -> Result<PeopleReport, PeopleError> {
+    let sums = if config.people.people.iter().any(|p| !p.channels.is_empty()) {
+        channel_sums(store, config, period).await?
+    } else {
+        BTreeMap::new()
+    };
+    people_with(store, config, period, &sums).await
+}
+
+/// [`people`] with the channel sums already taken (the teams report needs them too).
+async fn people_with(
+    store: &Store,
+    config: &Config,
+    period: &Period,
+    sums: &BTreeMap<String, Figures>,
+) -> Result<PeopleReport, PeopleError> {
     let dir = &config.people;
     let (from, to) = period_bounds(period, config.report.timezone);
     let mut work: BTreeMap<String, Work> = BTreeMap::new();
@@ -256,12 +273,6 @@ pub async fn people(
     {
         work.entry(id.clone()).or_default();
     }
-    let owns_channels = dir.people.iter().any(|p| !p.channels.is_empty());
-    let sums = if owns_channels {
-        channel_sums(store, config, period).await?
-    } else {
-        BTreeMap::new()
-    };
     let mut rows = Vec::with_capacity(work.len());
     for (id, w) in work {
         let listed = dir.person(&id);
@@ -271,7 +282,7 @@ pub async fn people(
             (None, None) => store.person_name(&id).await?.unwrap_or_else(|| id.clone()),
         };
         let channels = listed.map(|p| p.channels.clone()).unwrap_or_default();
-        let channel_figures = (!channels.is_empty()).then(|| sum_channels(&sums, &channels));
+        let channel_figures = (!channels.is_empty()).then(|| sum_channels(sums, &channels));
         rows.push(PersonFigures {
             teams: dir
                 .teams
@@ -310,17 +321,20 @@ pub async fn teams(
     period: &Period,
 ) -> Result<TeamsReport, PeopleError> {
     let dir = &config.people;
-    let people_report = people(store, config, period).await?;
+    let owns = |channels: &[String]| !channels.is_empty();
+    let sums = if dir.teams.iter().any(|t| owns(&t.channels))
+        || dir.people.iter().any(|p| owns(&p.channels))
+    {
+        channel_sums(store, config, period).await?
+    } else {
+        BTreeMap::new()
+    };
+    let people_report = people_with(store, config, period, &sums).await?;
     let by_id: BTreeMap<&str, &PersonFigures> = people_report
         .rows
         .iter()
         .map(|p| (p.person_id.as_str(), p))
         .collect();
-    let sums = if dir.teams.iter().any(|t| !t.channels.is_empty()) {
-        channel_sums(store, config, period).await?
-    } else {
-        BTreeMap::new()
-    };
     let owned: BTreeSet<&str> = dir
         .teams
         .iter()
