@@ -165,6 +165,25 @@ pub enum ReportCommand {
         #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
         format: ReportFormat,
     },
+    /// Per person across tools: tickets solved with median first-reply and resolution times,
+    /// tasks done with median lead time, work in progress now, and the leads, won and revenue
+    /// of the channels they own (`people.toml`).
+    People {
+        /// 2026-10 (a month), 2026 (a year) or 2026-10-01..2026-12-31.
+        #[arg(long)]
+        period: String,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+        format: ReportFormat,
+    },
+    /// Per `[[team]]` of `people.toml`: spend, leads, CPL, won, revenue and ROI of the channels
+    /// it owns, and its members' tickets solved, tasks done and work in progress.
+    Teams {
+        /// 2026-10 (a month), 2026 (a year) or 2026-10-01..2026-12-31.
+        #[arg(long)]
+        period: String,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+        format: ReportFormat,
+    },
     /// Where every lead is counted: per campaign or channel, leads, won and revenue, and the
     /// unattributed bucket. `--unmatched` lists the unattributed leads with the reason, so the
     /// marks or the `[[attribution.rule]]`s can be fixed.
@@ -255,6 +274,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("--period: {e}"))?;
             let found = crate::figures::anomaly::anomalies(&store, &config, &period).await?;
             print_table(&found.table(), format)
+        }
+        Command::Report(ReportCommand::People { period, format }) => {
+            let config = load(&cli.config)?;
+            let store = open_store(&config).await?;
+            report_people(&config, &store, &period, false, format).await
+        }
+        Command::Report(ReportCommand::Teams { period, format }) => {
+            let config = load(&cli.config)?;
+            let store = open_store(&config).await?;
+            report_people(&config, &store, &period, true, format).await
         }
         Command::Report(ReportCommand::Attribution { unmatched, format }) => {
             let config = load(&cli.config)?;
@@ -870,6 +899,30 @@ async fn report_roi(
     };
     let report = roi::roi(store, config, &period, by).await?;
     print_table(&report.table(), format)
+}
+
+/// `okno report people` (or `teams`).
+async fn report_people(
+    config: &Config,
+    store: &Store,
+    period: &str,
+    teams: bool,
+    format: ReportFormat,
+) -> anyhow::Result<()> {
+    use crate::figures::{people, roi::Period};
+    let period = Period::parse(period).map_err(|e| anyhow::anyhow!("--period: {e}"))?;
+    let table = if teams {
+        if config.people.teams.is_empty() {
+            bail!(
+                "no [[team]] in {}: define teams with their members and channels (see config/people.example.toml)",
+                config.path.with_file_name(config::people::FILE_NAME).display()
+            );
+        }
+        people::teams(store, config, &period).await?.table()
+    } else {
+        people::people(store, config, &period).await?.table()
+    };
+    print_table(&table, format)
 }
 
 /// Prints a report in the format asked for.

@@ -14,6 +14,24 @@
 //! A person with an e-mail is the same person as every identity carrying that e-mail
 //! (`email:<address>`); one without is `people.toml:<name>`. The file sits beside the main
 //! configuration and is optional.
+//!
+//! The file also says who owns which marketing channels, alone or as a team:
+//!
+//! ```toml
+//! [[person]]
+//! name = "Anna Smirnova"
+//! channels = ["yandex_direct"]          # channels this person answers for (optional)
+//!
+//! [[team]]
+//! name = "PPC"
+//! group = "inbound"                     # optional: teams of one group are read together
+//! members = ["Anna Smirnova", "boris@acme.example"]   # [[person]] names or e-mails
+//! channels = ["yandex_direct", "google_ads"]
+//! ```
+//!
+//! A channel belongs to at most one team, so the teams' channel figures add up to the channels'
+//! without counting any lead twice (ROI `--by team` relies on it); several people may own the
+//! same channel, since person rows are never summed. A person may sit in several teams.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -31,6 +49,20 @@ pub struct Person {
     pub person_id: String,
     pub name: String,
     pub email: Option<String>,
+    /// Channels (as campaigns and attribution rules name them) this person owns.
+    pub channels: Vec<String>,
+}
+
+/// One `[[team]]` of `people.toml`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Team {
+    pub name: String,
+    /// e.g. `inbound` or `outbound`; teams without one stand alone.
+    pub group: Option<String>,
+    /// Person ids (`email:<address>` or `people.toml:<name>`), in file order.
+    pub members: Vec<String>,
+    /// Channels the team owns; no other team owns them.
+    pub channels: Vec<String>,
 }
 
 /// The people of `people.toml` and the accounts that are theirs.
@@ -40,6 +72,7 @@ pub struct People {
     pub people: Vec<Person>,
     /// (instance id, vendor user id) → index into `people`.
     pub accounts: BTreeMap<(String, String), usize>,
+    pub teams: Vec<Team>,
 }
 
 impl People {
@@ -48,6 +81,11 @@ impl People {
         self.accounts
             .get(&(instance.to_string(), user_id.to_string()))
             .map(|&i| &self.people[i])
+    }
+
+    /// The listed person with this person id, if any.
+    pub fn person(&self, person_id: &str) -> Option<&Person> {
+        self.people.iter().find(|p| p.person_id == person_id)
     }
 
     /// (instance, user id, person id) of every listed account.
@@ -61,11 +99,23 @@ impl People {
     }
 }
 
+/// Channel → the name of the team that owns it, for grouping channel figures by team (ROI
+/// `--by team`). Each channel has one team at most (see the module docs).
+pub fn channel_teams(people: &People) -> BTreeMap<String, String> {
+    people
+        .teams
+        .iter()
+        .flat_map(|t| t.channels.iter().map(|c| (c.clone(), t.name.clone())))
+        .collect()
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawFile {
     #[serde(default)]
     person: Vec<RawPerson>,
+    #[serde(default)]
+    team: Vec<RawTeam>,
 }
 
 #[derive(Deserialize)]
@@ -75,6 +125,19 @@ struct RawPerson {
     email: Option<String>,
     #[serde(default)]
     accounts: Vec<String>,
+    #[serde(default)]
+    channels: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTeam {
+    name: String,
+    group: Option<String>,
+    #[serde(default)]
+    members: Vec<String>,
+    #[serde(default)]
+    channels: Vec<String>,
 }
 
 /// Reads `people.toml` beside `config_path`, if there is one. `instances` are the configured
@@ -99,7 +162,7 @@ pub fn load(config_path: &Path, instances: &BTreeSet<String>) -> Result<People, 
         vec![issue(
             String::new(),
             e.message().to_string(),
-            Some("each [[person]] has name, optional email, and accounts = [\"<instance>:<user id>\", ...]".into()),
+            Some("each [[person]] has name, optional email, accounts = [\"<instance>:<user id>\", ...] and channels; each [[team]] has name, optional group, members and channels".into()),
         )]
     })?;
     let mut out = People {
@@ -176,10 +239,89 @@ pub fn load(config_path: &Path, instances: &BTreeSet<String>) -> Result<People, 
             out.accounts
                 .insert((inst.to_string(), user.to_string()), index);
         }
+        let channels = channel_list(&p.channels, &format!("person[{i}]"), &mut |k, m| {
+            issues.push(issue(k, m, None))
+        });
         out.people.push(Person {
             person_id,
             name,
             email,
+            channels,
+        });
+    }
+    let mut owner: BTreeMap<String, String> = BTreeMap::new();
+    let mut names = BTreeSet::new();
+    for (i, t) in raw.team.into_iter().enumerate() {
+        let key = |k: &str| format!("team[{i}].{k}");
+        let name = t.name.trim().to_string();
+        if name.is_empty() {
+            issues.push(issue(key("name"), "is empty".into(), None));
+            continue;
+        }
+        if !names.insert(name.clone()) {
+            issues.push(issue(
+                key("name"),
+                format!("team {name:?} is listed twice"),
+                Some("give each [[team]] its own name, or merge the two into one".into()),
+            ));
+            continue;
+        }
+        let group = t.group.map(|g| g.trim().to_string());
+        if group.as_deref() == Some("") {
+            issues.push(issue(
+                key("group"),
+                "is empty".into(),
+                Some("leave `group` out, or name it, e.g. \"inbound\"".into()),
+            ));
+        }
+        let mut members = Vec::new();
+        for (j, m) in t.members.iter().enumerate() {
+            let mkey = format!("team[{i}].members[{j}]");
+            let Some(id) = member_id(&out.people, m) else {
+                let known: Vec<&str> = out.people.iter().map(|p| p.name.as_str()).collect();
+                issues.push(issue(
+                    mkey,
+                    format!("{m:?} is neither a [[person]] name nor an e-mail"),
+                    Some(if known.is_empty() {
+                        "add a [[person]] with this name, or write the member's e-mail".into()
+                    } else {
+                        format!(
+                            "write a [[person]] name ({}) or an e-mail",
+                            known.join(", ")
+                        )
+                    }),
+                ));
+                continue;
+            };
+            if members.contains(&id) {
+                issues.push(issue(mkey, format!("{m:?} is already a member"), None));
+                continue;
+            }
+            members.push(id);
+        }
+        let channels = channel_list(&t.channels, &format!("team[{i}]"), &mut |k, m| {
+            issues.push(issue(k, m, None))
+        });
+        for (j, c) in channels.iter().enumerate() {
+            if let Some(other) = owner.get(c) {
+                issues.push(issue(
+                    format!("team[{i}].channels[{j}]"),
+                    format!("channel {c:?} is already owned by team {other:?}"),
+                    Some("a channel's leads and spend count for one team only: keep it in one team's channels (people may still share it through [[person]] channels)".into()),
+                ));
+                continue;
+            }
+            owner.insert(c.clone(), name.clone());
+        }
+        let channels = channels
+            .into_iter()
+            .filter(|c| owner.get(c) == Some(&name))
+            .collect();
+        out.teams.push(Team {
+            name,
+            group: group.filter(|g| !g.is_empty()),
+            members,
+            channels,
         });
     }
     if issues.is_empty() {
@@ -187,4 +329,42 @@ pub fn load(config_path: &Path, instances: &BTreeSet<String>) -> Result<People, 
     } else {
         Err(issues)
     }
+}
+
+/// The person id a team member stands for: a `[[person]]` by name or e-mail, else the
+/// automatic person of an e-mail. `None` for a name no `[[person]]` has.
+fn member_id(people: &[Person], member: &str) -> Option<String> {
+    let m = member.trim();
+    if let Some(p) = people.iter().find(|p| p.name == m) {
+        return Some(p.person_id.clone());
+    }
+    if m.contains('@') {
+        let email = m.to_lowercase();
+        return Some(
+            people
+                .iter()
+                .find(|p| p.email.as_deref() == Some(email.as_str()))
+                .map(|p| p.person_id.clone())
+                .unwrap_or_else(|| format!("email:{email}")),
+        );
+    }
+    None
+}
+
+/// Trimmed channel names without repeats; an empty one is reported under `prefix.channels[j]`.
+fn channel_list(
+    raw: &[String],
+    prefix: &str,
+    report: &mut dyn FnMut(String, String),
+) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (j, c) in raw.iter().enumerate() {
+        let c = c.trim();
+        if c.is_empty() {
+            report(format!("{prefix}.channels[{j}]"), "is empty".into());
+        } else if !out.iter().any(|o| o == c) {
+            out.push(c.to_string());
+        }
+    }
+    out
 }

@@ -439,6 +439,46 @@ pub struct TokenState {
     pub can_refresh: bool,
 }
 
+/// Who a ticket or task is assigned to: the vendor account, and its person and name where
+/// `person_identity` knows the account (people figures).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignee {
+    pub source: String,
+    pub user_id: String,
+    pub person_id: Option<String>,
+    /// The person's display name, else the account's own name.
+    pub name: Option<String>,
+}
+
+/// A ticket solved (or closed) with its times, for people figures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SolvedTicket {
+    pub assignee: Assignee,
+    pub ticket_id: String,
+    pub solved_at: DateTime<Utc>,
+    pub reply_minutes_calendar: Option<i64>,
+    pub reply_minutes_business: Option<i64>,
+    pub resolution_minutes_calendar: Option<i64>,
+    pub resolution_minutes_business: Option<i64>,
+}
+
+/// A task done, for people figures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DoneTask {
+    pub assignee: Assignee,
+    pub task_id: String,
+    pub created_at: DateTime<Utc>,
+    pub done_at: DateTime<Utc>,
+}
+
+/// Work assigned to one account now: unsolved tickets and tasks in progress.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenWork {
+    pub assignee: Assignee,
+    pub tickets: i64,
+    pub tasks: i64,
+}
+
 /// Where one stream's cursor stands.
 #[derive(Debug, Clone)]
 pub struct StateRow {
@@ -1540,6 +1580,49 @@ impl Store {
         Ok(match &self.pool {
             Pool::Sqlite(p) => sqlite_q::identities(p).await?,
             Pool::Postgres(p) => pg_q::identities(p).await?,
+        })
+    }
+
+    /// Tickets solved or closed, not deleted, with an assignee, whose metrics say they were
+    /// solved in `from..to` (UTC, `to` excluded), by source and ticket id.
+    pub async fn solved_tickets(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<SolvedTicket>, StoreError> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::solved_tickets(p, from, to).await?,
+            Pool::Postgres(p) => pg_q::solved_tickets(p, from, to).await?,
+        })
+    }
+
+    /// Tasks in the done category, not deleted, with an assignee, done in `from..to` (UTC, `to`
+    /// excluded), by source and task id.
+    pub async fn done_tasks(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<DoneTask>, StoreError> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::done_tasks(p, from, to).await?,
+            Pool::Postgres(p) => pg_q::done_tasks(p, from, to).await?,
+        })
+    }
+
+    /// Per assigned account: tickets not yet solved (new, open, pending, on hold) and tasks in
+    /// progress, neither deleted.
+    pub async fn open_work(&self) -> Result<Vec<OpenWork>, StoreError> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::open_work(p).await?,
+            Pool::Postgres(p) => pg_q::open_work(p).await?,
+        })
+    }
+
+    /// The stored display name of a person, if any.
+    pub async fn person_name(&self, person_id: &str) -> Result<Option<String>, StoreError> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::person_name(p, person_id).await?,
+            Pool::Postgres(p) => pg_q::person_name(p, person_id).await?,
         })
     }
 

@@ -42,7 +42,7 @@ macro_rules! define_queries {
 
         use super::queries::{clean, clean_opt, CHUNK};
         use super::{
-            AccountState, Batch, InboxRow, LeadFact, LeadTotal, NewDelivery, RunOutcome, RunRow,
+            AccountState, Assignee, Batch, DoneTask, InboxRow, OpenWork, SolvedTicket, LeadFact, LeadTotal, NewDelivery, RunOutcome, RunRow,
             SpendTotal, StateRow, StoredCampaign, StoredLead, StoredRate, StoredSpend, StoredTask,
             StoredTicket, TokenRow, TokenState,
         };
@@ -1259,6 +1259,132 @@ macro_rules! define_queries {
             rows.iter()
                 .map(|r| Ok((r.try_get("source")?, r.try_get("user_id")?, r.try_get("person_id")?)))
                 .collect()
+        }
+
+        /// The assignee columns every people query selects (`a_source`, `a_user`, `a_person`,
+        /// `a_name`), read back.
+        fn assignee(r: &<$db as sqlx::Database>::Row) -> Result<Assignee, sqlx::Error> {
+            Ok(Assignee {
+                source: r.try_get("a_source")?,
+                user_id: r.try_get("a_user")?,
+                person_id: r.try_get("a_person")?,
+                name: r.try_get("a_name")?,
+            })
+        }
+
+        pub(super) async fn solved_tickets(
+            pool: &Pool<$db>,
+            from: DateTime<Utc>,
+            to: DateTime<Utc>,
+        ) -> Result<Vec<SolvedTicket>, sqlx::Error> {
+            let rows = sqlx::query(
+                "SELECT t.source AS a_source, t.assignee_id AS a_user, i.person_id AS a_person, \
+                 COALESCE(p.display_name, i.name) AS a_name, t.ticket_id, m.solved_at, \
+                 m.reply_minutes_calendar, m.reply_minutes_business, \
+                 m.resolution_minutes_calendar, m.resolution_minutes_business \
+                 FROM ticket t JOIN ticket_metric m \
+                   ON m.source = t.source AND m.ticket_id = t.ticket_id \
+                 LEFT JOIN person_identity i ON i.source = t.source AND i.user_id = t.assignee_id \
+                 LEFT JOIN person p ON p.person_id = i.person_id \
+                 WHERE t.status IN ('solved', 'closed') AND t.deleted_at IS NULL \
+                 AND t.assignee_id IS NOT NULL AND m.solved_at >= $1 AND m.solved_at < $2 \
+                 ORDER BY t.source, t.ticket_id",
+            )
+            .bind(from)
+            .bind(to)
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(SolvedTicket {
+                        assignee: assignee(r)?,
+                        ticket_id: r.try_get("ticket_id")?,
+                        solved_at: r.try_get("solved_at")?,
+                        reply_minutes_calendar: r.try_get("reply_minutes_calendar")?,
+                        reply_minutes_business: r.try_get("reply_minutes_business")?,
+                        resolution_minutes_calendar: r.try_get("resolution_minutes_calendar")?,
+                        resolution_minutes_business: r.try_get("resolution_minutes_business")?,
+                    })
+                })
+                .collect()
+        }
+
+        pub(super) async fn done_tasks(
+            pool: &Pool<$db>,
+            from: DateTime<Utc>,
+            to: DateTime<Utc>,
+        ) -> Result<Vec<DoneTask>, sqlx::Error> {
+            let rows = sqlx::query(
+                "SELECT t.source AS a_source, t.assignee_id AS a_user, i.person_id AS a_person, \
+                 COALESCE(p.display_name, i.name) AS a_name, t.task_id, t.created_at, t.done_at \
+                 FROM task t \
+                 LEFT JOIN person_identity i ON i.source = t.source AND i.user_id = t.assignee_id \
+                 LEFT JOIN person p ON p.person_id = i.person_id \
+                 WHERE t.status_category = 'done' AND t.deleted_at IS NULL \
+                 AND t.assignee_id IS NOT NULL AND t.done_at >= $1 AND t.done_at < $2 \
+                 ORDER BY t.source, t.task_id",
+            )
+            .bind(from)
+            .bind(to)
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(DoneTask {
+                        assignee: assignee(r)?,
+                        task_id: r.try_get("task_id")?,
+                        created_at: r.try_get("created_at")?,
+                        done_at: r.try_get("done_at")?,
+                    })
+                })
+                .collect()
+        }
+
+        pub(super) async fn open_work(pool: &Pool<$db>) -> Result<Vec<OpenWork>, sqlx::Error> {
+            let rows = sqlx::query(
+                "SELECT w.source AS a_source, w.assignee_id AS a_user, i.person_id AS a_person, \
+                 COALESCE(p.display_name, i.name) AS a_name, \
+                 CAST(SUM(w.tickets) AS BIGINT) AS tickets, CAST(SUM(w.tasks) AS BIGINT) AS tasks \
+                 FROM ( \
+                   SELECT source, assignee_id, CAST(COUNT(*) AS BIGINT) AS tickets, \
+                   CAST(0 AS BIGINT) AS tasks FROM ticket \
+                   WHERE status IN ('new', 'open', 'pending', 'hold') AND deleted_at IS NULL \
+                   AND assignee_id IS NOT NULL GROUP BY source, assignee_id \
+                   UNION ALL \
+                   SELECT source, assignee_id, CAST(0 AS BIGINT), CAST(COUNT(*) AS BIGINT) FROM task \
+                   WHERE status_category = 'in_progress' AND deleted_at IS NULL \
+                   AND assignee_id IS NOT NULL GROUP BY source, assignee_id \
+                 ) w \
+                 LEFT JOIN person_identity i ON i.source = w.source AND i.user_id = w.assignee_id \
+                 LEFT JOIN person p ON p.person_id = i.person_id \
+                 GROUP BY w.source, w.assignee_id, i.person_id, p.display_name, i.name \
+                 ORDER BY w.source, w.assignee_id",
+            )
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(OpenWork {
+                        assignee: assignee(r)?,
+                        tickets: r.try_get("tickets")?,
+                        tasks: r.try_get("tasks")?,
+                    })
+                })
+                .collect()
+        }
+
+        pub(super) async fn person_name(
+            pool: &Pool<$db>,
+            person_id: &str,
+        ) -> Result<Option<String>, sqlx::Error> {
+            let row = sqlx::query("SELECT display_name FROM person WHERE person_id = $1")
+                .bind(person_id)
+                .fetch_optional(pool)
+                .await?;
+            Ok(match row {
+                Some(r) => r.try_get("display_name")?,
+                None => None,
+            })
         }
 
         pub(super) async fn load_token(
