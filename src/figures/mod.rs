@@ -3,10 +3,12 @@
 //!
 //! - [`attribution`]: which campaign or channel each lead is counted for, or why none.
 //! - [`facts`]: the counted leads with their attribution, kept in `lead_fact` for SQL.
+//! - [`budget`]: plan against actual per budget line, pacing, alerts and runway.
 //! - [`roi`]: spend, leads, won, revenue and the ratios per campaign or channel and month.
 //! - [`table`]: the one output shape of every report (terminal, CSV, JSON, exports).
 
 pub mod attribution;
+pub mod budget;
 pub mod facts;
 pub mod roi;
 pub mod table;
