@@ -361,7 +361,8 @@ store_test!(
 
         // google-usd: plan 1,000 USD × 80 (1 November) = 80,000; actual 50 USD × 90 (its own
         // day) = 4,500; burn 450; forecast 4,500 + 450 × 20 = 13,500; 13,500 / 80,000 =
-        // 0.16875. Target CPL 25 × 80 = 2,000; discount 100 × 80 = 8,000. No leads: CPL n/a.
+        // 0.16875. Target CPL 25 × 80 = 2,000; discount 100 × 80 = 8,000. No leads: CPL n/a,
+        // but 4,500 spent without a lead is past one target CPL: a cpl alert.
         let g = line(&r, "google-usd");
         assert_eq!((g.plan, g.actual), (d("80000"), d("4500")));
         assert_eq!(g.forecast(), Some(d("13500")));
@@ -369,7 +370,7 @@ store_test!(
         assert_eq!(g.target_cpl, Some(d("2000")));
         assert_eq!(g.planned_discount, Some(d("8000")));
         assert_eq!((g.leads, g.cpl()), (Some(0), None));
-        assert!(g.alerts.is_empty());
+        assert_eq!(g.alerts, [AlertKind::Cpl]);
 
         // seats (overhead): actual = 30,000 × 10 / 30 = 10,000; forecast = plan; no leads.
         let s = line(&r, "seats");
@@ -421,7 +422,10 @@ store_test!(
             "{notes}"
         );
         assert!(notes.contains("ALERT cpl: budget line vk-channel: CPL 65000.00 RUB is above its target 10000.00 RUB"), "{notes}");
-        assert_eq!(r.alerts().len(), 2);
+        assert!(notes.contains("ALERT cpl: budget line google-usd: no lead yet for 4500.00 RUB, more than its target CPL 2000.00 RUB"), "{notes}");
+        assert_eq!(r.alerts().len(), 3);
+        // direct-brand's 50,000 is under its 60,000 target: no alert there.
+        assert!(!notes.contains("direct-brand"), "{notes}");
 
         // Runway, from the 7 days before the 10th (3–9 November):
         // brand-acc burns 15,000 a day; direct-brand has 300,000 left: 20 days.
@@ -846,3 +850,177 @@ fn the_check_schedule_is_a_validated_cron_key() {
     assert_eq!(err.issues.len(), 1, "{err}");
     assert_eq!(err.issues[0].key, "budget.check_schedule");
 }
+
+fn okno(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_okno"))
+        .arg("--config")
+        .arg(dir.join("okno.toml"))
+        .args(args)
+        .env_remove("OKNO_LOG")
+        .output()
+        .unwrap()
+}
+
+fn output(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_imports_and_reports_the_budget_and_never_posts_from_a_report() {
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(200))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::write(
+        p.join("okno.toml"),
+        format!(
+            "[store]\nurl = \"sqlite://{}/okno.db\"\n\n[report]\ncurrency = \"RUB\"\ntimezone = \"Europe/Moscow\"\n",
+            p.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("budgets.toml"),
+        format!(
+            "[budget]\nalert_webhook = \"{}/hook\"\n[[line]]\nid = \"seats\"\nperiod = \"2026-11\"\nkind = \"overhead\"\namount = \"30000\"\ncurrency = \"RUB\"\n",
+            server.uri()
+        ),
+    )
+    .unwrap();
+    // Influencers: 13,000 a day on 1–10 November.
+    let mut spend = String::from("date,channel,campaign_id,cost,currency\n");
+    for n in 1..=10 {
+        spend.push_str(&format!("2026-11-{n:02},influencers,anna,13000,RUB\n"));
+    }
+    std::fs::write(p.join("spend.csv"), spend).unwrap();
+    let out = okno(
+        p,
+        &["import", "spend", p.join("spend.csv").to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", output(&out));
+    // The line plans 300,000: 130,000 by the 10th forecasts 390,000, 130 %.
+    std::fs::write(
+        p.join("budget.csv"),
+        "id;period;channel;amount;currency;funding\nblogs;2026-11;influencers;300 000,00;RUB;partner\n",
+    )
+    .unwrap();
+    let file = p.join("budget.csv");
+    let out = okno(
+        p,
+        &[
+            "import",
+            "budget",
+            file.to_str().unwrap(),
+            "--source",
+            "smm",
+        ],
+    );
+    assert!(out.status.success(), "{}", output(&out));
+    assert!(
+        output(&out).contains("smm: 1 budget line(s); 1 inserted or changed, 0 unchanged"),
+        "{}",
+        output(&out)
+    );
+    let out = okno(
+        p,
+        &[
+            "report",
+            "budget",
+            "--period",
+            "2026-11",
+            "--as-of",
+            "2026-11-10",
+        ],
+    );
+    let text = output(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("ALERT overspend: budget line blogs: forecast 390000.00 RUB is 130.00 % of plan 300000.00 RUB"), "{text}");
+    assert!(text.contains("Runway of the plan"), "{text}");
+    let out = okno(
+        p,
+        &[
+            "report",
+            "budget",
+            "--period",
+            "2026-11",
+            "--as-of",
+            "2026-11-10",
+            "--format",
+            "json",
+        ],
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = json["budget"]["rows"].as_array().unwrap();
+    assert_eq!(rows[0]["line"], "blogs");
+    assert_eq!(rows[0]["source"], "import smm");
+    assert_eq!(rows[0]["forecast_vs_plan"], "1.3000");
+    assert_eq!(rows[0]["alerts"], "overspend");
+    // seats: 30,000 × 10 / 30 = 10,000.
+    assert_eq!(rows[1]["actual"], "10000.00");
+    assert_eq!(json["runway"]["rows"][0]["account"], "influencers");
+    assert_eq!(json["runway"]["rows"][0]["remaining_plan"], "170000.00");
+
+    // An id that budgets.toml has is refused, naming both.
+    std::fs::write(
+        &file,
+        "id,period,amount,currency,kind\nseats,2026-11,1,RUB,overhead\n",
+    )
+    .unwrap();
+    let out = okno(p, &["import", "budget", file.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let text = output(&out);
+    assert!(text.contains("budget line \"seats\" is both in"), "{text}");
+    assert!(
+        text.contains("budgets.toml and in the import \"import\""),
+        "{text}"
+    );
+    // The report printed alerts without posting them (expect(0) is checked on drop).
+    server.verify().await;
+}
+
+store_test!(
+    async fn the_daemon_task_checks_at_start_and_stops_on_shutdown(store) {
+        use tokio_util::sync::CancellationToken;
+        // The task measures the real current month (it is the daemon's clock); the line just
+        // has to be in it for the gauge to appear.
+        let metrics = okno::telemetry::metrics();
+        let now = Utc::now().with_timezone(&okno_connector::chrono_tz::Europe::Moscow);
+        let config = config_with(&format!(
+            "[[line]]\nid = \"daemon-line\"\nperiod = \"{}\"\nchannel = \"nowhere\"\namount = \"100\"\ncurrency = \"RUB\"\n",
+            now.format("%Y-%m")
+        ));
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(budget_check::run(
+            config.clone(),
+            store.clone(),
+            fast(),
+            shutdown.clone(),
+        ));
+        let mut seen = false;
+        for _ in 0..100 {
+            if metrics
+                .render()
+                .contains("okno_budget_utilisation{line=\"daemon-line\"} 0")
+            {
+                seen = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(seen, "{}", metrics.render());
+        shutdown.cancel();
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("the task stops on shutdown")
+            .unwrap();
+    }
+);

@@ -21,7 +21,8 @@
 //!   days, so they pace exactly on plan and never raise an overspend alert.
 //! - **alerts**: `overspend` when the forecast passes plan by more than `[budget]
 //!   overspend_alert_pct` (on a zero plan, any forecast spend); `cpl` when the line's CPL
-//!   (actual / leads) passes its `target_cpl`.
+//!   (actual / leads) passes its `target_cpl` — or, with no lead yet, once the actual passes
+//!   one target CPL.
 //!
 //! Ratios with a zero denominator are `None` ("n/a").
 
@@ -336,26 +337,24 @@ pub async fn budget(
         };
         let plan = line.amount * rate * Decimal::from(total_days)
             / Decimal::from(days(line.from, line.to));
-        let (scope, actual, leads) = match &line.scope {
-            Scope::Everything => (
-                "everything".to_string(),
+        // What the line measures: (ROI grouping, row key); overhead measures nothing.
+        let measures = match (&line.scope, line.kind) {
+            (_, LineKind::Overhead) | (Scope::Everything, _) => None,
+            (
+                Scope::Campaign {
+                    source,
+                    campaign_id,
+                },
+                LineKind::Media,
+            ) => Some((By::Campaign, format!("{source}:{campaign_id}"))),
+            (Scope::Channel(c), LineKind::Media) => Some((By::Channel, c.clone())),
+        };
+        let (actual, leads) = match measures {
+            None => (
                 plan * Decimal::from(elapsed_days) / Decimal::from(total_days),
                 None,
             ),
-            _ if line.kind == LineKind::Overhead => (
-                scope_text(&line.scope),
-                plan * Decimal::from(elapsed_days) / Decimal::from(total_days),
-                None,
-            ),
-            scope => {
-                let (by, key) = match scope {
-                    Scope::Campaign {
-                        source,
-                        campaign_id,
-                    } => (By::Campaign, format!("{source}:{campaign_id}")),
-                    Scope::Channel(c) => (By::Channel, c.clone()),
-                    Scope::Everything => unreachable!("handled above"),
-                };
+            Some((by, key)) => {
                 let (mut spend, mut leads) = (Decimal::ZERO, 0i64);
                 if elapsed_days > 0 {
                     let through = today.min(to);
@@ -371,9 +370,10 @@ pub async fn budget(
                         leads += r.figures.leads;
                     }
                 }
-                (scope_text(scope), spend, Some(leads))
+                (spend, Some(leads))
             }
         };
+        let scope = scope_text(&line.scope);
         out.push(LineFigures {
             id: line.id,
             origin,
@@ -402,8 +402,10 @@ pub async fn budget(
         if l.kind == LineKind::Media && l.forecast().is_some_and(|f| f > limit) {
             l.alerts.push(AlertKind::Overspend);
         }
-        if let (Some(cpl), Some(target)) = (l.cpl(), l.target_cpl) {
-            if cpl > target {
+        // With no lead yet, spend past one target CPL already means the first lead will cost
+        // more than the target: CPL is n/a, but the alert holds.
+        if let (Some(leads), Some(target)) = (l.leads, l.target_cpl) {
+            if l.actual > target * Decimal::from(leads.max(1)) {
                 l.alerts.push(AlertKind::Cpl);
             }
         }
@@ -547,15 +549,24 @@ impl BudgetReport {
                         l.total_days,
                         cur = self.currency,
                     ),
-                    AlertKind::Cpl => format!(
-                        "budget line {}: CPL {} {cur} is above its target {} {cur} ({} leads for {} {cur})",
-                        l.id,
-                        money(l.cpl().unwrap_or_default()),
-                        money(l.target_cpl.unwrap_or_default()),
-                        l.leads.unwrap_or_default(),
-                        money(l.actual),
-                        cur = self.currency,
-                    ),
+                    AlertKind::Cpl => match l.cpl() {
+                        Some(cpl) => format!(
+                            "budget line {}: CPL {} {cur} is above its target {} {cur} ({} leads for {} {cur})",
+                            l.id,
+                            money(cpl),
+                            money(l.target_cpl.unwrap_or_default()),
+                            l.leads.unwrap_or_default(),
+                            money(l.actual),
+                            cur = self.currency,
+                        ),
+                        None => format!(
+                            "budget line {}: no lead yet for {} {cur}, more than its target CPL {} {cur}",
+                            l.id,
+                            money(l.actual),
+                            money(l.target_cpl.unwrap_or_default()),
+                            cur = self.currency,
+                        ),
+                    },
                 };
                 out.push(Alert {
                     line: l.id.clone(),
