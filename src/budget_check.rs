@@ -1,5 +1,5 @@
 //! The daemon's budget check: on `[budget] check_schedule` (hourly by default), `okno run`
-//! builds the budget report of the current month (src/figures/budget.rs), sets the budget
+//! (and `okno run --once`, after its syncs) builds the budget report of the current month (src/figures/budget.rs), sets the budget
 //! gauges of `/metrics`, logs every alert as a warning and, when `[budget] alert_webhook` is
 //! set, POSTs each alert there as JSON.
 //!
@@ -25,6 +25,7 @@ use okno_connector::rust_decimal::prelude::ToPrimitive;
 use okno_connector::{HttpClient, HttpOptions, RetryPolicy};
 use tokio_util::sync::CancellationToken;
 
+use crate::config::budgets::AlertWebhook;
 use crate::config::Config;
 use crate::figures::budget::{self, Alert, AlertKind, BudgetError, BudgetReport};
 use crate::figures::table::{money, ratio};
@@ -56,25 +57,20 @@ impl Default for WebhookOptions {
 /// The alert webhook: its URL and the client that posts to it.
 #[derive(Clone)]
 pub struct Webhook {
-    url: url::Url,
+    url: AlertWebhook,
     client: HttpClient,
 }
 
 impl std::fmt::Debug for Webhook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Webhook")
-            .field("host", &host(&self.url))
+            .field("url", &self.url)
             .finish_non_exhaustive()
     }
 }
 
-/// The host of a URL, the only part of a webhook address okno logs.
-fn host(url: &url::Url) -> String {
-    url.host_str().unwrap_or("?").to_string()
-}
-
 impl Webhook {
-    pub fn new(url: url::Url, options: &WebhookOptions) -> Result<Webhook, CheckError> {
+    pub fn new(url: AlertWebhook, options: &WebhookOptions) -> Result<Webhook, CheckError> {
         let http = HttpOptions {
             timeout: options.timeout,
             retry: options.retry,
@@ -87,7 +83,7 @@ impl Webhook {
 
     /// POSTs one alert, retrying what is worth retrying.
     async fn post(&self, body: &serde_json::Value) -> Result<(), okno_connector::ConnectorError> {
-        let url = self.url.clone();
+        let url = self.url.url().clone();
         self.client
             .send("budget_alert", "webhook", |c| {
                 c.post(url.clone()).json(body)
@@ -154,6 +150,10 @@ pub async fn check(
     today: NaiveDate,
     webhook: Option<&Webhook>,
 ) -> Result<CheckOutcome, CheckError> {
+    // Nothing planned, nothing to check (and no runway to fail on a missing rate).
+    if config.budgets.lines.is_empty() && store.budget_lines().await?.is_empty() {
+        return Ok(CheckOutcome::default());
+    }
     let report = budget::budget(store, config, &budget::month_of(today), today).await?;
     let alerts = report.alerts();
     for l in &report.lines {
@@ -194,7 +194,7 @@ pub async fn check(
                 tracing::error!(
                     line = %a.line,
                     kind = a.kind.as_str(),
-                    webhook_host = %host(&hook.url),
+                    webhook_host = %hook.url.host(),
                     error = %e,
                     "the budget alert webhook did not take the alert; the next check tries again"
                 );
@@ -214,6 +214,24 @@ pub fn today(config: &Config) -> NaiveDate {
         .date_naive()
 }
 
+/// The configured webhook, if any; a client that cannot be built is logged and left out.
+fn configured_webhook(config: &Config, options: &WebhookOptions) -> Option<Webhook> {
+    let url = config.budgets.alert_webhook.clone()?;
+    match Webhook::new(url, options) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::error!(error = %e, "budget alerts go to the log and /metrics only");
+            None
+        }
+    }
+}
+
+/// One check now, as of today, with the configured webhook (`okno run --once`).
+pub async fn check_now(store: &Store, config: &Config) -> Result<CheckOutcome, CheckError> {
+    let webhook = configured_webhook(config, &WebhookOptions::default());
+    check(store, config, today(config), webhook.as_ref()).await
+}
+
 /// The daemon's task: a check at every time of `[budget] check_schedule` (and one at start),
 /// until `shutdown`. A failed check is logged and the schedule goes on.
 pub async fn run(
@@ -222,16 +240,7 @@ pub async fn run(
     options: WebhookOptions,
     shutdown: CancellationToken,
 ) {
-    let webhook = match config.budgets.alert_webhook.clone() {
-        Some(url) => match Webhook::new(url, &options) {
-            Ok(w) => Some(w),
-            Err(e) => {
-                tracing::error!(error = %e, "budget alerts go to the log and /metrics only");
-                None
-            }
-        },
-        None => None,
-    };
+    let webhook = configured_webhook(&config, &options);
     let schedule = config.budgets.check_schedule();
     loop {
         if shutdown.is_cancelled() {
@@ -239,6 +248,10 @@ pub async fn run(
         }
         let result = check(&store, &config, today(&config), webhook.as_ref()).await;
         let label = match &result {
+            Ok(o) if o.lines == 0 => {
+                tracing::debug!("budget checked: no line of this month");
+                "ok"
+            }
             Ok(o) => {
                 tracing::info!(
                     lines = o.lines,

@@ -709,6 +709,7 @@ store_test!(
         let config = config_with(&hot_budget(&url));
         let hook = Webhook::new(config.budgets.alert_webhook.clone().unwrap(), &fast()).unwrap();
         assert!(!format!("{hook:?}").contains("s3cret"), "{hook:?}");
+        assert!(!format!("{:?}", config.budgets).contains("s3cret"));
 
         let today = day("2026-11-10");
         let out = budget_check::check(&store, &config, today, Some(&hook))
@@ -1024,3 +1025,33 @@ store_test!(
             .unwrap();
     }
 );
+
+#[test]
+fn run_once_checks_the_budget_after_its_syncs() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::write(
+        p.join("okno.toml"),
+        format!(
+            "[store]\nurl = \"sqlite://{}/okno.db\"\n\n[report]\ntimezone = \"Europe/Moscow\"\n",
+            p.display()
+        ),
+    )
+    .unwrap();
+    // The binary reads the real clock, so the line is put in the current month.
+    let month = Utc::now()
+        .with_timezone(&okno_connector::chrono_tz::Europe::Moscow)
+        .format("%Y-%m");
+    std::fs::write(
+        p.join("budgets.toml"),
+        format!("[[line]]\nid = \"now\"\nperiod = \"{month}\"\nchannel = \"seo\"\namount = \"100\"\ncurrency = \"RUB\"\n"),
+    )
+    .unwrap();
+    let out = okno(p, &["run", "--once"]);
+    let text = output(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("budget: 1 line(s) this month, 0 alert(s), 0 sent to the webhook now"),
+        "{text}"
+    );
+}

@@ -561,6 +561,15 @@ async fn run_once(config: &Config, store: &Store) -> anyhow::Result<()> {
         }
     }
     print_where_data_went(store).await?;
+    // As the daemon would: deployments driven by cron get their budget alerts too.
+    match crate::budget_check::check_now(store, config).await {
+        Ok(o) if o.lines > 0 => println!(
+            "budget: {} line(s) this month, {} alert(s), {} sent to the webhook now",
+            o.lines, o.alerts, o.delivered
+        ),
+        Ok(_) => {}
+        Err(e) => println!("budget: the check failed: {e}"),
+    }
     store.close().await;
     if failed {
         bail!("some streams failed or were stopped; see above. The next run resumes from the committed cursor.");

@@ -103,10 +103,32 @@ pub struct Budgets {
     /// Alert when a line's forecast passes its plan by more than this percentage.
     pub overspend_alert_pct: Decimal,
     /// Where alerts are POSTed as JSON, when set.
-    pub alert_webhook: Option<url::Url>,
+    pub alert_webhook: Option<AlertWebhook>,
     /// When `okno run` checks the budget for alerts; `None` is [`DEFAULT_CHECK_SCHEDULE`].
     pub check_schedule: Option<cron::Schedule>,
     pub lines: Vec<BudgetLine>,
+}
+
+/// The alert webhook's URL. It may carry a token (`?token=...`), so `Debug` shows only its
+/// scheme and host, and okno logs only [`AlertWebhook::host`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct AlertWebhook(url::Url);
+
+impl AlertWebhook {
+    /// The whole URL, to send to; never to print.
+    pub fn url(&self) -> &url::Url {
+        &self.0
+    }
+
+    pub fn host(&self) -> &str {
+        self.0.host_str().unwrap_or("?")
+    }
+}
+
+impl std::fmt::Debug for AlertWebhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AlertWebhook({}://{}/…)", self.0.scheme(), self.host())
+    }
 }
 
 impl Budgets {
@@ -196,11 +218,14 @@ pub fn load(config_path: &Path, instances: &BTreeSet<String>) -> Result<Budgets,
     }
     if let Some(u) = raw.budget.alert_webhook.filter(|u| !u.trim().is_empty()) {
         match url::Url::parse(u.trim()) {
-            Ok(url) if matches!(url.scheme(), "http" | "https") => out.alert_webhook = Some(url),
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() => {
+                out.alert_webhook = Some(AlertWebhook(url))
+            }
+            // The value is not repeated: it may carry a token.
             _ => issues.push(issue(
                 "budget.alert_webhook".into(),
-                format!("{u:?} is not an http(s) URL"),
-                None,
+                "is not an http(s) URL".into(),
+                Some("e.g. alert_webhook = \"https://hooks.example.com/okno\""),
             )),
         }
     }
