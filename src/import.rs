@@ -16,6 +16,12 @@
 //!
 //! **Rates** (`okno import fx`): `date`, `currency`, `rate` required, `base` optional (default
 //! RUB): one unit of `currency` is worth `rate` units of `base` on `date`.
+//!
+//! **Budget lines** (`okno import budget`): the keys of a `[[line]]` of `budgets.toml` as
+//! columns — `id`, `amount`, `currency` required; `period` (YYYY-MM) or `from` and `to`;
+//! `channel` or `campaign` (`instance:campaign_id`); `funding`, `target_cpl`,
+//! `planned_discount`, `kind`, `note` optional. Lines are checked exactly as the file's are
+//! ([`crate::config::budgets::check_line`]); each id may appear once.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
@@ -73,6 +79,22 @@ const SPEND_COLUMNS: &[&str] = &[
     "vat_included",
 ];
 const SPEND_REQUIRED: &[&str] = &["date", "channel", "campaign_id", "cost", "currency"];
+const BUDGET_COLUMNS: &[&str] = &[
+    "id",
+    "period",
+    "from",
+    "to",
+    "channel",
+    "campaign",
+    "amount",
+    "currency",
+    "funding",
+    "target_cpl",
+    "planned_discount",
+    "kind",
+    "note",
+];
+const BUDGET_REQUIRED: &[&str] = &["id", "amount", "currency"];
 const FX_COLUMNS: &[&str] = &["date", "currency", "base", "rate"];
 const FX_REQUIRED: &[&str] = &["date", "currency", "rate"];
 
@@ -481,6 +503,67 @@ pub fn fx(input: impl Read) -> Result<Vec<Record>, ImportError> {
             base,
             rate,
         }));
+    })?;
+    Ok(out)
+}
+
+/// Parses a budget file into lines. `instances` are the configured instance ids a campaign
+/// line may name.
+pub fn budget(
+    input: impl Read,
+    instances: &std::collections::BTreeSet<String>,
+) -> Result<Vec<crate::config::budgets::BudgetLine>, ImportError> {
+    use crate::config::budgets::{check_line, LineDraft};
+    let mut table = open(input, BUDGET_COLUMNS, BUDGET_REQUIRED)?;
+    let mut out = Vec::new();
+    let mut seen: HashMap<String, u64> = HashMap::new();
+    rows(&mut table, |row, line| {
+        let owned = |row: &Row<'_>, c: &str| row.text(c).map(str::to_string);
+        let amount = match row.text("amount") {
+            Some(_) => row.decimal("amount"),
+            None => {
+                row.problems.push("amount is empty".into());
+                None
+            }
+        };
+        let draft = LineDraft {
+            id: owned(row, "id").unwrap_or_default(),
+            period: owned(row, "period"),
+            from: owned(row, "from"),
+            to: owned(row, "to"),
+            channel: owned(row, "channel"),
+            campaign: owned(row, "campaign"),
+            amount,
+            currency: owned(row, "currency"),
+            funding: owned(row, "funding"),
+            target_cpl: row.decimal("target_cpl"),
+            planned_discount: row.decimal("planned_discount"),
+            kind: owned(row, "kind"),
+            note: owned(row, "note"),
+        };
+        let id = draft.id.trim().to_string();
+        let checked = check_line(draft, instances);
+        if !id.is_empty() {
+            if let Some(first) = seen.insert(id.clone(), line) {
+                row.problems
+                    .push(format!("id {id:?} is already on line {first}"));
+            }
+        }
+        match checked {
+            Ok(l) if row.problems.is_empty() => out.push(l),
+            Ok(_) => {}
+            Err(problems) => {
+                for p in problems {
+                    let hint = p.hint.map(|h| format!(" ({h})")).unwrap_or_default();
+                    let message = if p.key.is_empty() {
+                        format!("the line {}{hint}", p.message)
+                    } else {
+                        format!("{} {}{hint}", p.key, p.message)
+                    };
+                    row.problems.push(message);
+                }
+            }
+        }
     })?;
     Ok(out)
 }

@@ -21,10 +21,12 @@
 //! Where to start reading: [`registry`] (every connector kind), [`config`] (what ops write),
 //! [`sync::sync_stream`] (the page loop), [`store::Store::commit_page`] (the transaction),
 //! [`webhooks`] (the HTTP surface and the inbox), [`figures`] (attribution and ROI over the
-//! store), [`fx`] (conversion at the rate of the day), [`import`] (CSV spend and rates).
+//! store), [`fx`] (conversion at the rate of the day), [`import`] (CSV spend, rates and budget
+//! lines), [`budget_check`] (the daemon's budget alerts).
 //! The binary's CLI lives in `src/main.rs` and [`cli`].
 
 pub mod alloc;
+pub mod budget_check;
 pub mod cli;
 pub mod config;
 pub mod figures;

@@ -142,6 +142,20 @@ pub enum ImportCommand {
         #[arg(long)]
         replace: bool,
     },
+    /// Budget lines, as the `[[line]]`s of budgets.toml. Columns: id, amount, currency
+    /// (required); period (YYYY-MM) or from and to; channel or campaign (instance:campaign_id);
+    /// funding, target_cpl, planned_discount, kind, note (optional). An id also in
+    /// budgets.toml is refused.
+    Budget {
+        file: PathBuf,
+        /// Name the lines are stored under, e.g. one per department or client.
+        #[arg(long, default_value = "import")]
+        source: String,
+        /// The file is the whole truth for its source: its lines stored earlier and missing
+        /// from the file are deleted.
+        #[arg(long)]
+        replace: bool,
+    },
     /// Exchange rates. Columns: date, currency, rate (required); base (default RUB). One unit
     /// of `currency` is worth `rate` units of `base`.
     Fx {
@@ -181,6 +195,20 @@ pub enum ReportCommand {
         /// 2026-10 (a month), 2026 (a year) or 2026-10-01..2026-12-31.
         #[arg(long)]
         period: String,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+        format: ReportFormat,
+    },
+    /// Plan against actual per budget line of the period (budgets.toml and imported lines):
+    /// variance, utilisation, remaining, pacing forecast, leads and CPL against target, alerts;
+    /// subtotals per funding source and kind; then the runway of the plan per ad account.
+    /// Alerts are printed, never sent (`okno run` sends them).
+    Budget {
+        /// 2026-11 (a month), 2026 (a year) or 2026-11-01..2026-11-15.
+        #[arg(long)]
+        period: String,
+        /// The day pacing is measured to (YYYY-MM-DD); default: today in the `[report]` zone.
+        #[arg(long)]
+        as_of: Option<String>,
         #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
         format: ReportFormat,
     },
@@ -284,6 +312,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = load(&cli.config)?;
             let store = open_store(&config).await?;
             report_people(&config, &store, &period, true, format).await
+        }
+        Command::Report(ReportCommand::Budget {
+            period,
+            as_of,
+            format,
+        }) => {
+            let config = load(&cli.config)?;
+            let store = open_store(&config).await?;
+            report_budget(&config, &store, &period, as_of.as_deref(), format).await
         }
         Command::Report(ReportCommand::Attribution { unmatched, format }) => {
             let config = load(&cli.config)?;
@@ -570,6 +607,15 @@ async fn run_once(config: &Config, store: &Store) -> anyhow::Result<()> {
         }
     }
     print_where_data_went(store).await?;
+    // As the daemon would: deployments driven by cron get their budget alerts too.
+    match crate::budget_check::check_now(store, config).await {
+        Ok(o) if o.lines > 0 => println!(
+            "budget: {} line(s) this month, {} alert(s), {} sent to the webhook now",
+            o.lines, o.alerts, o.delivered
+        ),
+        Ok(_) => {}
+        Err(e) => println!("budget: the check failed: {e}"),
+    }
     store.close().await;
     if failed {
         bail!("some streams failed or were stopped; see above. The next run resumes from the committed cursor.");
@@ -633,6 +679,12 @@ async fn daemon(config: Config, store: Store) -> anyhow::Result<()> {
             shutdown.clone(),
         ));
     }
+    side_tasks.spawn(crate::budget_check::run(
+        config.clone(),
+        store.clone(),
+        crate::budget_check::WebhookOptions::default(),
+        shutdown.clone(),
+    ));
     let progress: Arc<dyn sync::Progress> = Arc::new(sync::QuietProgress);
     sync::run_scheduler(config, store.clone(), shutdown, progress).await;
     scheduler_running.store(false, std::sync::atomic::Ordering::Relaxed);
@@ -925,6 +977,32 @@ async fn report_people(
     print_table(&table, format)
 }
 
+async fn report_budget(
+    config: &Config,
+    store: &Store,
+    period: &str,
+    as_of: Option<&str>,
+    format: ReportFormat,
+) -> anyhow::Result<()> {
+    use crate::figures::roi::Period;
+    let period = Period::parse(period).map_err(|e| anyhow::anyhow!("--period: {e}"))?;
+    let today = match as_of {
+        Some(t) => chrono::NaiveDate::parse_from_str(t.trim(), "%Y-%m-%d")
+            .map_err(|_| anyhow::anyhow!("--as-of {t:?} is not a day like 2026-11-10"))?,
+        None => crate::budget_check::today(config),
+    };
+    let report = crate::figures::budget::budget(store, config, &period, today).await?;
+    let (lines, runway) = (report.table(), report.runway_table());
+    if format == ReportFormat::Json {
+        let both = serde_json::json!({ "budget": lines.json(), "runway": runway.json() });
+        println!("{}", serde_json::to_string_pretty(&both)?);
+        return Ok(());
+    }
+    print_table(&lines, format)?;
+    println!();
+    print_table(&runway, format)
+}
+
 /// Prints a report in the format asked for.
 fn print_table(table: &crate::figures::table::Table, format: ReportFormat) -> anyhow::Result<()> {
     match format {
@@ -988,6 +1066,11 @@ async fn import(config: &Config, cmd: ImportCommand) -> anyhow::Result<()> {
             );
             (source, out.records, summary)
         }
+        ImportCommand::Budget {
+            file,
+            source,
+            replace,
+        } => return import_budget(config, file, source, *replace).await,
         ImportCommand::Fx { file, source } => {
             let records = crate::import::fx(open_file(file)?)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
@@ -1004,6 +1087,42 @@ async fn import(config: &Config, cmd: ImportCommand) -> anyhow::Result<()> {
     let store = open_store(config).await?;
     let written = store.import_records(source, &records).await?;
     println!("{source}: {summary}; {written} row(s) inserted or changed");
+    Ok(())
+}
+
+async fn import_budget(
+    config: &Config,
+    file: &std::path::Path,
+    source: &str,
+    replace: bool,
+) -> anyhow::Result<()> {
+    let instances: std::collections::BTreeSet<String> =
+        config.connectors.iter().map(|c| c.id.clone()).collect();
+    let input = std::fs::File::open(file)
+        .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", file.display()))?;
+    let lines = crate::import::budget(input, &instances)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    if config.instance(source).is_some() {
+        bail!(
+            "--source {source:?} is a connector instance in {}; imports need a name of their own",
+            config.path.display()
+        );
+    }
+    let store = open_store(config).await?;
+    let out = crate::figures::budget::import_lines(&store, config, source, &lines, replace)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    println!(
+        "{source}: {} budget line(s); {} inserted or changed, {} unchanged{}",
+        lines.len(),
+        out.written,
+        out.unchanged,
+        if replace {
+            format!(", {} removed", out.removed)
+        } else {
+            String::new()
+        }
+    );
     Ok(())
 }
 

@@ -7,6 +7,7 @@
 //! [budget]
 //! overspend_alert_pct = 10                      # alert when the forecast passes plan by this much
 //! alert_webhook = "https://hooks.example/okno"  # optional: alerts are POSTed here as JSON
+//! check_schedule = "0 * * * *"                  # when `okno run` checks for alerts (cron)
 //!
 //! [[line]]
 //! id = "2026-11-direct"
@@ -102,8 +103,42 @@ pub struct Budgets {
     /// Alert when a line's forecast passes its plan by more than this percentage.
     pub overspend_alert_pct: Decimal,
     /// Where alerts are POSTed as JSON, when set.
-    pub alert_webhook: Option<url::Url>,
+    pub alert_webhook: Option<AlertWebhook>,
+    /// When `okno run` checks the budget for alerts; `None` is [`DEFAULT_CHECK_SCHEDULE`].
+    pub check_schedule: Option<cron::Schedule>,
     pub lines: Vec<BudgetLine>,
+}
+
+/// The alert webhook's URL. It may carry a token (`?token=...`), so `Debug` shows only its
+/// scheme and host, and okno logs only [`AlertWebhook::host`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct AlertWebhook(url::Url);
+
+impl AlertWebhook {
+    /// The whole URL, to send to; never to print.
+    pub fn url(&self) -> &url::Url {
+        &self.0
+    }
+
+    pub fn host(&self) -> &str {
+        self.0.host_str().unwrap_or("?")
+    }
+}
+
+impl std::fmt::Debug for AlertWebhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AlertWebhook({}://{}/…)", self.0.scheme(), self.host())
+    }
+}
+
+impl Budgets {
+    /// The cron schedule of the daemon's budget check.
+    pub fn check_schedule(&self) -> cron::Schedule {
+        self.check_schedule.clone().unwrap_or_else(|| {
+            super::parse_schedule(DEFAULT_CHECK_SCHEDULE)
+                .unwrap_or_else(|_| unreachable!("the default schedule is a cron expression"))
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -120,6 +155,7 @@ struct RawFile {
 struct RawBudget {
     overspend_alert_pct: Option<u32>,
     alert_webhook: Option<String>,
+    check_schedule: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -142,6 +178,9 @@ struct RawLine {
 
 /// Default alert threshold: a forecast 10 % over plan.
 pub const DEFAULT_OVERSPEND_PCT: u32 = 10;
+
+/// Default `[budget] check_schedule`: at the top of every hour.
+pub const DEFAULT_CHECK_SCHEDULE: &str = "0 * * * *";
 
 /// Reads `budgets.toml` beside `config_path`, if there is one. `instances` are the configured
 /// instance ids a campaign line may name.
@@ -179,11 +218,24 @@ pub fn load(config_path: &Path, instances: &BTreeSet<String>) -> Result<Budgets,
     }
     if let Some(u) = raw.budget.alert_webhook.filter(|u| !u.trim().is_empty()) {
         match url::Url::parse(u.trim()) {
-            Ok(url) if matches!(url.scheme(), "http" | "https") => out.alert_webhook = Some(url),
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() => {
+                out.alert_webhook = Some(AlertWebhook(url))
+            }
+            // The value is not repeated: it may carry a token.
             _ => issues.push(issue(
                 "budget.alert_webhook".into(),
-                format!("{u:?} is not an http(s) URL"),
-                None,
+                "is not an http(s) URL".into(),
+                Some("e.g. alert_webhook = \"https://hooks.example.com/okno\""),
+            )),
+        }
+    }
+    if let Some(text) = raw.budget.check_schedule {
+        match super::parse_schedule(text.trim()) {
+            Ok(s) => out.check_schedule = Some(s),
+            Err(e) => issues.push(issue(
+                "budget.check_schedule".into(),
+                format!("{text:?} is not a cron expression: {e}"),
+                Some("e.g. check_schedule = \"0 * * * *\" (hourly, the default)"),
             )),
         }
     }
@@ -192,99 +244,13 @@ pub fn load(config_path: &Path, instances: &BTreeSet<String>) -> Result<Budgets,
         let key = |k: &str| format!("line[{i}].{k}");
         let before = issues.len();
         let id = l.id.trim().to_string();
-        if id.is_empty() {
-            issues.push(issue(key("id"), "is empty".into(), None));
-        } else if !ids.insert(id.clone()) {
+        if !id.is_empty() && !ids.insert(id.clone()) {
             issues.push(issue(
                 key("id"),
                 format!("{id:?} is used by an earlier line"),
                 Some("every line needs an id of its own"),
             ));
         }
-        let day = |k: &str, t: &str, issues: &mut Vec<ConfigIssue>| match NaiveDate::parse_from_str(
-            t.trim(),
-            "%Y-%m-%d",
-        ) {
-            Ok(d) => Some(d),
-            Err(_) => {
-                issues.push(issue(
-                    key(k),
-                    format!("{t:?} is not a date"),
-                    Some("e.g. \"2026-11-01\""),
-                ));
-                None
-            }
-        };
-        let period = match (&l.period, &l.from, &l.to) {
-            (Some(p), None, None) => month(p).or_else(|| {
-                issues.push(issue(
-                    key("period"),
-                    format!("{p:?} is not a month"),
-                    Some("e.g. period = \"2026-11\", or from and to for other ranges"),
-                ));
-                None
-            }),
-            (None, Some(f), Some(t)) => {
-                match (day("from", f, &mut issues), day("to", t, &mut issues)) {
-                    (Some(f), Some(t)) if f <= t => Some((f, t)),
-                    (Some(_), Some(_)) => {
-                        issues.push(issue(key("to"), "is before `from`".into(), None));
-                        None
-                    }
-                    _ => None,
-                }
-            }
-            _ => {
-                issues.push(issue(
-                    key("period"),
-                    "needs either period = \"YYYY-MM\" or both from and to".into(),
-                    None,
-                ));
-                None
-            }
-        };
-        let kind = match l.kind.as_deref() {
-            None | Some("media") => Some(LineKind::Media),
-            Some("overhead") => Some(LineKind::Overhead),
-            Some(other) => {
-                issues.push(issue(
-                    key("kind"),
-                    format!("{other:?} is not a kind of line"),
-                    Some("media or overhead"),
-                ));
-                None
-            }
-        };
-        let scope = match (&l.channel, &l.campaign) {
-            (Some(c), None) if !c.trim().is_empty() => Some(Scope::Channel(c.trim().to_string())),
-            (None, Some(c)) => match c.split_once(':') {
-                Some((inst, cid)) if instances.contains(inst) && !cid.is_empty() => {
-                    Some(Scope::Campaign {
-                        source: inst.to_string(),
-                        campaign_id: cid.to_string(),
-                    })
-                }
-                _ => {
-                    issues.push(issue(
-                        key("campaign"),
-                        format!(
-                            "{c:?} is not <instance id>:<campaign id> of a configured instance"
-                        ),
-                        Some("e.g. campaign = \"direct:70000012\""),
-                    ));
-                    None
-                }
-            },
-            (None, None) if kind == Some(LineKind::Overhead) => Some(Scope::Everything),
-            _ => {
-                issues.push(issue(
-                    format!("line[{i}]"),
-                    "needs exactly one of `channel` or `campaign`".into(),
-                    Some("overhead lines may have neither"),
-                ));
-                None
-            }
-        };
         let money = |k: &str, v: &toml::Value, issues: &mut Vec<ConfigIssue>| match v {
             toml::Value::String(t) => match t.trim().parse::<Decimal>() {
                 Ok(d) if !d.is_sign_negative() => Some(d),
@@ -306,60 +272,38 @@ pub fn load(config_path: &Path, instances: &BTreeSet<String>) -> Result<Budgets,
                 None
             }
         };
-        let amount = money("amount", &l.amount, &mut issues);
-        let target_cpl = l
-            .target_cpl
-            .as_ref()
-            .and_then(|v| money("target_cpl", v, &mut issues));
-        let planned_discount = l
-            .planned_discount
-            .as_ref()
-            .and_then(|v| money("planned_discount", v, &mut issues));
-        let currency = match l.currency.parse::<Currency>() {
-            Ok(c) => Some(c),
-            Err(e) => {
-                issues.push(issue(key("currency"), e.to_string(), None));
-                None
-            }
+        let draft = LineDraft {
+            amount: money("amount", &l.amount, &mut issues),
+            target_cpl: l
+                .target_cpl
+                .as_ref()
+                .and_then(|v| money("target_cpl", v, &mut issues)),
+            planned_discount: l
+                .planned_discount
+                .as_ref()
+                .and_then(|v| money("planned_discount", v, &mut issues)),
+            id,
+            period: l.period,
+            from: l.from,
+            to: l.to,
+            channel: l.channel,
+            campaign: l.campaign,
+            currency: Some(l.currency),
+            funding: l.funding,
+            kind: l.kind,
+            note: l.note,
         };
-        let funding = match l.funding.as_deref() {
-            None | Some("internal") => Some(Funding::Internal),
-            Some("partner") => Some(Funding::Partner),
-            Some("client") => Some(Funding::Client),
-            Some(other) => {
-                issues.push(issue(
-                    key("funding"),
-                    format!("{other:?} is not a funding source"),
-                    Some("internal, partner or client"),
-                ));
-                None
-            }
-        };
-        if issues.len() > before {
-            continue;
-        }
-        if let (
-            Some((from, to)),
-            Some(scope),
-            Some(amount),
-            Some(currency),
-            Some(funding),
-            Some(kind),
-        ) = (period, scope, amount, currency, funding, kind)
-        {
-            out.lines.push(BudgetLine {
-                id,
-                from,
-                to,
-                scope,
-                amount,
-                currency,
-                funding,
-                target_cpl,
-                planned_discount,
-                kind,
-                note: l.note.filter(|n| !n.trim().is_empty()),
-            });
+        match check_line(draft, instances) {
+            Ok(line) if issues.len() == before => out.lines.push(line),
+            Ok(_) => {}
+            Err(problems) => issues.extend(problems.into_iter().map(|p| {
+                let k = if p.key.is_empty() {
+                    format!("line[{i}]")
+                } else {
+                    key(p.key)
+                };
+                issue(k, p.message, p.hint)
+            })),
         }
     }
     if issues.is_empty() {
@@ -367,6 +311,193 @@ pub fn load(config_path: &Path, instances: &BTreeSet<String>) -> Result<Budgets,
     } else {
         Err(issues)
     }
+}
+
+/// A line's fields as written, amounts already read (TOML strings, or CSV cells with their
+/// locale's decimal comma), before the checks every line passes wherever it comes from.
+#[derive(Debug, Clone, Default)]
+pub struct LineDraft {
+    pub id: String,
+    pub period: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub channel: Option<String>,
+    pub campaign: Option<String>,
+    pub amount: Option<Decimal>,
+    pub currency: Option<String>,
+    pub funding: Option<String>,
+    pub target_cpl: Option<Decimal>,
+    pub planned_discount: Option<Decimal>,
+    pub kind: Option<String>,
+    pub note: Option<String>,
+}
+
+/// One problem of a line: the key it is about (empty for the line as a whole), what is wrong
+/// and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineProblem {
+    pub key: &'static str,
+    pub message: String,
+    pub hint: Option<&'static str>,
+}
+
+/// Checks a line as `budgets.toml` and `okno import budget` both need it: an id, a month or a
+/// from/to range, exactly one of channel or campaign (overhead may have neither), a currency, a
+/// funding source and a kind. A missing amount is reported by whoever read it (`None` here
+/// only fails the line). Every problem is returned, not the first.
+pub fn check_line(
+    l: LineDraft,
+    instances: &BTreeSet<String>,
+) -> Result<BudgetLine, Vec<LineProblem>> {
+    let mut problems = Vec::new();
+    let mut problem = |key: &'static str, message: String, hint: Option<&'static str>| {
+        problems.push(LineProblem { key, message, hint })
+    };
+    let id = l.id.trim().to_string();
+    if id.is_empty() {
+        problem("id", "is empty".into(), None);
+    }
+    let day = |k: &'static str,
+               t: &str,
+               problem: &mut dyn FnMut(&'static str, String, Option<&'static str>)| {
+        match NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+            Ok(d) => Some(d),
+            Err(_) => {
+                problem(
+                    k,
+                    format!("{t:?} is not a date"),
+                    Some("e.g. \"2026-11-01\""),
+                );
+                None
+            }
+        }
+    };
+    let period = match (text(&l.period), text(&l.from), text(&l.to)) {
+        (Some(p), None, None) => month(p).or_else(|| {
+            problem(
+                "period",
+                format!("{p:?} is not a month"),
+                Some("e.g. period = \"2026-11\", or from and to for other ranges"),
+            );
+            None
+        }),
+        (None, Some(f), Some(t)) => {
+            match (day("from", f, &mut problem), day("to", t, &mut problem)) {
+                (Some(f), Some(t)) if f <= t => Some((f, t)),
+                (Some(_), Some(_)) => {
+                    problem("to", "is before `from`".into(), None);
+                    None
+                }
+                _ => None,
+            }
+        }
+        _ => {
+            problem(
+                "period",
+                "needs either period = \"YYYY-MM\" or both from and to".into(),
+                None,
+            );
+            None
+        }
+    };
+    let kind = match text(&l.kind) {
+        None | Some("media") => Some(LineKind::Media),
+        Some("overhead") => Some(LineKind::Overhead),
+        Some(other) => {
+            problem(
+                "kind",
+                format!("{other:?} is not a kind of line"),
+                Some("media or overhead"),
+            );
+            None
+        }
+    };
+    let scope = match (text(&l.channel), text(&l.campaign)) {
+        (Some(c), None) => Some(Scope::Channel(c.to_string())),
+        (None, Some(c)) => match c.split_once(':') {
+            Some((inst, cid)) if instances.contains(inst) && !cid.is_empty() => {
+                Some(Scope::Campaign {
+                    source: inst.to_string(),
+                    campaign_id: cid.to_string(),
+                })
+            }
+            _ => {
+                problem(
+                    "campaign",
+                    format!("{c:?} is not <instance id>:<campaign id> of a configured instance"),
+                    Some("e.g. campaign = \"direct:70000012\""),
+                );
+                None
+            }
+        },
+        (None, None) if kind == Some(LineKind::Overhead) => Some(Scope::Everything),
+        _ => {
+            problem(
+                "",
+                "needs exactly one of `channel` or `campaign`".into(),
+                Some("overhead lines may have neither"),
+            );
+            None
+        }
+    };
+    let currency = match text(&l.currency) {
+        Some(c) => match c.parse::<Currency>() {
+            Ok(c) => Some(c),
+            Err(e) => {
+                problem("currency", e.to_string(), None);
+                None
+            }
+        },
+        None => {
+            problem("currency", "is missing".into(), Some("e.g. \"RUB\""));
+            None
+        }
+    };
+    let funding = match text(&l.funding) {
+        None | Some("internal") => Some(Funding::Internal),
+        Some("partner") => Some(Funding::Partner),
+        Some("client") => Some(Funding::Client),
+        Some(other) => {
+            problem(
+                "funding",
+                format!("{other:?} is not a funding source"),
+                Some("internal, partner or client"),
+            );
+            None
+        }
+    };
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    match (period, scope, l.amount, currency, funding, kind) {
+        (
+            Some((from, to)),
+            Some(scope),
+            Some(amount),
+            Some(currency),
+            Some(funding),
+            Some(kind),
+        ) => Ok(BudgetLine {
+            id,
+            from,
+            to,
+            scope,
+            amount,
+            currency,
+            funding,
+            target_cpl: l.target_cpl,
+            planned_discount: l.planned_discount,
+            kind,
+            note: l.note.filter(|n| !n.trim().is_empty()),
+        }),
+        // The amount was missing or wrong; its reader reported it.
+        _ => Err(Vec::new()),
+    }
+}
+
+/// A field's text, trimmed; empty is absent.
+fn text(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|t| !t.is_empty())
 }
 
 /// The first and last day of a `YYYY-MM` month.

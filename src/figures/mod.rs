@@ -4,12 +4,14 @@
 //! - [`anomaly`]: campaigns and segments worth a human look.
 //! - [`attribution`]: which campaign or channel each lead is counted for, or why none.
 //! - [`facts`]: the counted leads with their attribution, kept in `lead_fact` for SQL.
+//! - [`budget`]: plan against actual per budget line, pacing, alerts and runway.
 //! - [`people`]: per specialist and per team: tickets, tasks, work in progress, owned channels.
 //! - [`roi`]: spend, leads, won, revenue and the ratios per campaign or channel and month.
 //! - [`table`]: the one output shape of every report (terminal, CSV, JSON, exports).
 
 pub mod anomaly;
 pub mod attribution;
+pub mod budget;
 pub mod facts;
 pub mod people;
 pub mod roi;

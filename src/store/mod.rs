@@ -33,11 +33,16 @@
 //!   `okno_connector::oauth`); written durably, since the vendor may already have revoked the
 //!   refresh token it replaces.
 //! - `sync_state` (the cursor per source and stream) and `sync_run` (one row per run).
+//! - `budget_line` (imported budget lines) and `budget_alert_sent` (alerts a webhook got, one
+//!   per line, kind and day): see src/store/budget.rs.
 //! - `sync_lease`: who syncs an instance, until when, and the claim's `epoch`; page commits
 //!   carrying a [`Fence`] write only while their (holder, epoch) still owns the lease.
 
+mod budget;
 mod queries;
 mod tokens;
+
+pub use budget::{AccountCampaign, AccountSpendDay, BudgetLinesWritten, StoredBudgetLine};
 
 use std::collections::HashMap;
 use std::str::FromStr;
