@@ -22,13 +22,15 @@
 //! [`sync::sync_stream`] (the page loop), [`store::Store::commit_page`] (the transaction),
 //! [`webhooks`] (the HTTP surface and the inbox), [`figures`] (attribution and ROI over the
 //! store), [`fx`] (conversion at the rate of the day), [`import`] (CSV spend, rates and budget
-//! lines), [`budget_check`] (the daemon's budget alerts).
+//! lines), [`budget_check`] (the daemon's budget alerts), [`export`] (nightly report files for
+//! finance).
 //! The binary's CLI lives in `src/main.rs` and [`cli`].
 
 pub mod alloc;
 pub mod budget_check;
 pub mod cli;
 pub mod config;
+pub mod export;
 pub mod figures;
 pub mod fx;
 pub mod import;

@@ -93,6 +93,17 @@ pub enum Command {
     /// Figures from the store.
     #[command(subcommand)]
     Report(ReportCommand),
+    /// Write one night of the `[[export]]`s now (the daemon writes every night on schedule and
+    /// makes up missed ones): the files of that day, replacing the night's earlier files.
+    Export {
+        /// The night (the day the files cover), YYYY-MM-DD. Default: yesterday in each
+        /// export's time zone.
+        #[arg(long)]
+        date: Option<String>,
+        /// Only this export. Default: all.
+        #[arg(long)]
+        name: Option<String>,
+    },
     /// Authorise an OAuth connector instance once: exchange the vendor's one-time code for a
     /// token pair and store it. Refreshes are automatic afterwards.
     Auth {
@@ -326,6 +337,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = load(&cli.config)?;
             let store = open_store(&config).await?;
             report_attribution(&config, &store, unmatched, format).await
+        }
+        Command::Export { date, name } => {
+            let config = load(&cli.config)?;
+            let store = open_store(&config).await?;
+            export_now(&config, &store, date.as_deref(), name.as_deref()).await
         }
         Command::Import(cmd) => {
             let config = load(&cli.config)?;
@@ -616,6 +632,30 @@ async fn run_once(config: &Config, store: &Store) -> anyhow::Result<()> {
         Ok(_) => {}
         Err(e) => println!("budget: the check failed: {e}"),
     }
+    // And their nightly files: every night due and not yet written.
+    for export in &config.exports {
+        let runs = store.export_runs(Some(&export.name)).await?;
+        for night in crate::export::due_nights(export, &runs, Utc::now()) {
+            match crate::export::run_leased(store, config, export, night, "once", false, &shutdown)
+                .await
+            {
+                Ok(None) => println!(
+                    "export {}: night {night}: written by another process",
+                    export.name
+                ),
+                Ok(Some(w)) => println!(
+                    "export {}: night {night}: {} files in {}",
+                    export.name,
+                    w.manifest.files.len(),
+                    w.dir.display()
+                ),
+                Err(e) => {
+                    println!("export {}: night {night}: {e}", export.name);
+                    failed = true;
+                }
+            }
+        }
+    }
     store.close().await;
     if failed {
         bail!("some streams failed or were stopped; see above. The next run resumes from the committed cursor.");
@@ -685,6 +725,13 @@ async fn daemon(config: Config, store: Store) -> anyhow::Result<()> {
         crate::budget_check::WebhookOptions::default(),
         shutdown.clone(),
     ));
+    if !config.exports.is_empty() {
+        side_tasks.spawn(crate::export::run_exports(
+            config.clone(),
+            store.clone(),
+            shutdown.clone(),
+        ));
+    }
     let progress: Arc<dyn sync::Progress> = Arc::new(sync::QuietProgress);
     sync::run_scheduler(config, store.clone(), shutdown, progress).await;
     scheduler_running.store(false, std::sync::atomic::Ordering::Relaxed);
@@ -1001,6 +1048,68 @@ async fn report_budget(
     print_table(&lines, format)?;
     println!();
     print_table(&runway, format)
+}
+
+/// `okno export`: one night of each (or one) export, under its lease.
+async fn export_now(
+    config: &Config,
+    store: &Store,
+    date: Option<&str>,
+    name: Option<&str>,
+) -> anyhow::Result<()> {
+    let night = match date {
+        Some(d) => Some(
+            chrono::NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d")
+                .map_err(|_| anyhow::anyhow!("--date {d:?} is not a day like 2026-11-22"))?,
+        ),
+        None => None,
+    };
+    let exports: Vec<_> = config
+        .exports
+        .iter()
+        .filter(|e| name.is_none_or(|n| e.name == n))
+        .collect();
+    if exports.is_empty() {
+        match name {
+            Some(n) => bail!("no [[export]] named {n:?} in {}", config.path.display()),
+            None => bail!(
+                "no [[export]] in {}: see config/okno.example.toml",
+                config.path.display()
+            ),
+        }
+    }
+    let shutdown = CancellationToken::new();
+    let mut failed = 0;
+    for export in exports {
+        let night = night.unwrap_or_else(|| {
+            let today = Utc::now().with_timezone(&export.timezone).date_naive();
+            today.pred_opt().unwrap_or(today)
+        });
+        match crate::export::run_leased(store, config, export, night, "manual", true, &shutdown)
+            .await
+        {
+            Ok(None) => {}
+            Ok(Some(w)) => {
+                println!(
+                    "{}: night {night}: {} files in {}",
+                    export.name,
+                    w.manifest.files.len(),
+                    w.dir.display()
+                );
+                for f in &w.manifest.files {
+                    println!("  {:<48} {:>7} rows  sha256 {}", f.file, f.rows, f.sha256);
+                }
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("{}: night {night}: {e}", export.name);
+            }
+        }
+    }
+    if failed > 0 {
+        bail!("{failed} export(s) failed");
+    }
+    Ok(())
 }
 
 /// Prints a report in the format asked for.

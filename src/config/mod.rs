@@ -6,6 +6,7 @@
 //! reported at once, each naming the file, the key path and a fix.
 
 pub mod budgets;
+pub mod export;
 pub mod people;
 mod secrets;
 
@@ -385,6 +386,8 @@ pub struct Config {
     pub report: ReportConfig,
     /// `[anomalies]`: when a figure is worth a human look.
     pub anomalies: AnomalyConfig,
+    /// `[[export]]` blocks: nightly report files.
+    pub exports: Vec<export::Export>,
     /// `budgets.toml` beside the configuration file (no lines when there is none).
     pub budgets: std::sync::Arc<budgets::Budgets>,
 }
@@ -449,6 +452,8 @@ struct RawRoot {
     _report: serde_json::Value,
     #[serde(default, rename = "anomalies")]
     _anomalies: serde_json::Value,
+    #[serde(default, rename = "export")]
+    _export: serde_json::Value,
 }
 
 const ROOT_KEYS: &[&str] = &[
@@ -460,6 +465,7 @@ const ROOT_KEYS: &[&str] = &[
     "attribution",
     "report",
     "anomalies",
+    "export",
 ];
 
 #[derive(Deserialize)]
@@ -1012,6 +1018,7 @@ pub fn load_with_env(path: &Path, env: &[(String, String)]) -> Result<Loaded, Co
     let attribution = attribution_rules(&tree, &ids, &mut issues);
     let report = report_section(&tree, &mut issues);
     let anomalies = anomalies_section(&tree, &mut issues);
+    let exports = export::exports(&tree, report.timezone, &mut issues);
     // Every id seen, so a block with other problems does not add "no such instance" here.
     let people = match people::load(path, &ids) {
         Ok(p) => p,
@@ -1041,6 +1048,7 @@ pub fn load_with_env(path: &Path, env: &[(String, String)]) -> Result<Loaded, Co
                 attribution,
                 report,
                 anomalies,
+                exports,
                 budgets: std::sync::Arc::new(budgets),
             },
             warnings: warnings.list,

@@ -5,6 +5,7 @@
 //! - [`attribution`]: which campaign or channel each lead is counted for, or why none.
 //! - [`facts`]: the counted leads with their attribution, kept in `lead_fact` for SQL.
 //! - [`budget`]: plan against actual per budget line, pacing, alerts and runway.
+//! - [`named`]: reports by name, for exports and the HTTP API.
 //! - [`people`]: per specialist and per team: tickets, tasks, work in progress, owned channels.
 //! - [`roi`]: spend, leads, won, revenue and the ratios per campaign or channel and month.
 //! - [`table`]: the one output shape of every report (terminal, CSV, JSON, exports).
@@ -13,6 +14,7 @@ pub mod anomaly;
 pub mod attribution;
 pub mod budget;
 pub mod facts;
+pub mod named;
 pub mod people;
 pub mod roi;
 pub mod table;
@@ -113,7 +115,7 @@ impl AttributionReport {
                 Column::new("entity", Kind::Text).wide(),
                 Column::new("lead_id", Kind::Text),
                 Column::new("name", Kind::Text).wide(),
-                Column::new("created_at", Kind::Text),
+                Column::new("created_at", Kind::Date),
                 Column::new("utm_source", Kind::Text),
                 Column::new("utm_medium", Kind::Text).wide(),
                 Column::new("utm_campaign", Kind::Text),

@@ -279,12 +279,12 @@ impl Report {
                 Column::new("key", Kind::Text),
                 Column::new("channel", Kind::Text).wide(),
                 Column::new("month", Kind::Text),
-                Column::new("spend", Kind::Decimal),
-                Column::new("impressions", Kind::Int).wide(),
-                Column::new("clicks", Kind::Int).wide(),
-                Column::new("leads", Kind::Int),
-                Column::new("won", Kind::Int),
-                Column::new("revenue", Kind::Decimal),
+                Column::new("spend", Kind::Decimal).sum(),
+                Column::new("impressions", Kind::Int).sum().wide(),
+                Column::new("clicks", Kind::Int).sum().wide(),
+                Column::new("leads", Kind::Int).sum(),
+                Column::new("won", Kind::Int).sum(),
+                Column::new("revenue", Kind::Decimal).sum(),
                 Column::new("cpl", Kind::Decimal),
                 Column::new("cac", Kind::Decimal),
                 Column::new("conversion", Kind::Decimal),
@@ -329,6 +329,7 @@ impl Report {
             ));
         }
         t.push(cells("total", "", "", &self.total));
+        t.total = true;
         t
     }
 }

@@ -20,6 +20,9 @@ pub enum Kind {
     Decimal,
     /// `true`/`false`; a JSON boolean.
     Bool,
+    /// An ISO 8601 day (`2026-10-31`) or UTC instant (`2026-10-31T21:30:00Z`); a JSON string,
+    /// a date cell in a workbook.
+    Date,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +32,9 @@ pub struct Column {
     pub kind: Kind,
     /// Shown on a terminal; CSV and JSON carry every column.
     pub on_terminal: bool,
+    /// The total row holds the sum of the rows above in this column (money, counts), rather
+    /// than a figure of its own (ratios).
+    pub summed: bool,
 }
 
 impl Column {
@@ -37,7 +43,14 @@ impl Column {
             name: name.to_string(),
             kind,
             on_terminal: true,
+            summed: false,
         }
+    }
+
+    /// A column whose total is the sum of the rows (see [`Table::exact_totals`]).
+    pub fn sum(mut self) -> Column {
+        self.summed = true;
+        self
     }
 
     /// A column left out of the terminal table (too wide to be useful there).
@@ -61,6 +74,8 @@ pub struct Table {
     pub rows: Vec<Vec<Cell>>,
     /// Lines printed under the terminal table (legends, warnings); also JSON `notes`.
     pub notes: Vec<String>,
+    /// The last row is the total of the rows above it.
+    pub total: bool,
 }
 
 impl Table {
@@ -71,7 +86,39 @@ impl Table {
             columns,
             rows: Vec::new(),
             notes: Vec::new(),
+            total: false,
         }
+    }
+
+    /// The table with the total row's summed columns replaced by the sum of the rows as shown,
+    /// so a spreadsheet's SUM over a file gives its total to the cent. Figures are summed
+    /// before rounding everywhere else (FIGURES.md); the two differ by at most half a unit of
+    /// the last place per row. Ratios in the total stay the exact figure's.
+    pub fn exact_totals(mut self) -> Table {
+        let Some((total, rows)) = self.rows.split_last_mut().filter(|_| self.total) else {
+            return self;
+        };
+        for (i, column) in self.columns.iter().enumerate() {
+            if !column.summed || !matches!(column.kind, Kind::Decimal | Kind::Int) {
+                continue;
+            }
+            let mut sum = Decimal::ZERO;
+            let mut places = 0;
+            for row in rows.iter() {
+                if let Some(v) = row.get(i).and_then(|c| c.as_deref()) {
+                    if let Ok(d) = v.parse::<Decimal>() {
+                        sum += d;
+                        places = places.max(d.scale());
+                    }
+                }
+            }
+            if let Some(cell) = total.get_mut(i) {
+                if cell.is_some() {
+                    *cell = Some(format!("{:.*}", places as usize, sum));
+                }
+            }
+        }
+        self
     }
 
     pub fn meta(mut self, key: &str, value: impl Into<Value>) -> Table {

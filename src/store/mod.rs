@@ -428,6 +428,32 @@ pub struct LeadTotal {
     pub micros: i64,
 }
 
+/// How an export's night ended.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ExportOutcome {
+    pub files: i64,
+    pub rows: i64,
+    pub manifest_sha256: Option<String>,
+    /// Why it failed; `None` when every file was written.
+    pub error: Option<String>,
+}
+
+/// One recorded night of an export.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportRun {
+    pub name: String,
+    pub night: NaiveDate,
+    /// running, done or failed.
+    pub status: String,
+    /// schedule, catch_up or manual.
+    pub trigger: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub files: i64,
+    pub rows: i64,
+    pub error: Option<String>,
+}
+
 /// A campaign as stored: (account_id, campaign_id, name, status, channel).
 pub type StoredCampaign = (String, String, String, Option<String>, String);
 
@@ -1471,6 +1497,45 @@ impl Store {
         Ok(match &self.pool {
             Pool::Sqlite(p) => sqlite_q::lead_totals(p, from, to, currency).await?,
             Pool::Postgres(p) => pg_q::lead_totals(p, from, to, currency).await?,
+        })
+    }
+
+    /// Marks an export's night as being written.
+    pub async fn start_export(
+        &self,
+        name: &str,
+        night: NaiveDate,
+        trigger: &str,
+    ) -> Result<(), StoreError> {
+        let now = Utc::now();
+        match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::start_export(p, name, night, trigger, now).await?,
+            Pool::Postgres(p) => pg_q::start_export(p, name, night, trigger, now).await?,
+        }
+        Ok(())
+    }
+
+    /// Records how an export's night ended, if `fence` (the export's lease) still holds;
+    /// `false` means another process took the export over and this record was not written.
+    pub async fn finish_export(
+        &self,
+        name: &str,
+        night: NaiveDate,
+        outcome: &ExportOutcome,
+        fence: Option<&Fence>,
+    ) -> Result<bool, StoreError> {
+        let now = Utc::now();
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::finish_export(p, name, night, outcome, fence, now).await?,
+            Pool::Postgres(p) => pg_q::finish_export(p, name, night, outcome, fence, now).await?,
+        })
+    }
+
+    /// The recorded nights of one export (or of all), oldest first.
+    pub async fn export_runs(&self, name: Option<&str>) -> Result<Vec<ExportRun>, StoreError> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::export_runs(p, name).await?,
+            Pool::Postgres(p) => pg_q::export_runs(p, name).await?,
         })
     }
 

@@ -1030,6 +1030,90 @@ macro_rules! define_queries {
                 .collect()
         }
 
+        pub(super) async fn start_export(
+            pool: &Pool<$db>,
+            name: &str,
+            night: NaiveDate,
+            trigger: &str,
+            now: DateTime<Utc>,
+        ) -> Result<(), sqlx::Error> {
+            sqlx::query(
+                "INSERT INTO export_run (name, night, status, trigger, started_at) \
+                 VALUES ($1, $2, 'running', $3, $4) \
+                 ON CONFLICT (name, night) DO UPDATE SET status = 'running', \
+                 trigger = excluded.trigger, started_at = excluded.started_at, \
+                 finished_at = NULL, error = NULL",
+            )
+            .bind(name)
+            .bind(night)
+            .bind(trigger)
+            .bind(now)
+            .execute(pool)
+            .await?;
+            Ok(())
+        }
+
+        /// Records how a night ended; `false` (nothing written) when `fence` no longer holds.
+        pub(super) async fn finish_export(
+            pool: &Pool<$db>,
+            name: &str,
+            night: NaiveDate,
+            outcome: &super::ExportOutcome,
+            fence: Option<&super::Fence>,
+            now: DateTime<Utc>,
+        ) -> Result<bool, sqlx::Error> {
+            let mut tx = begin(pool).await?;
+            if let Some(f) = fence {
+                if !check_fence(&mut tx, f).await? {
+                    return Ok(false);
+                }
+            }
+            sqlx::query(
+                "UPDATE export_run SET status = $3, finished_at = $4, files = $5, row_count = $6, \
+                 manifest_sha256 = $7, error = $8 WHERE name = $1 AND night = $2",
+            )
+            .bind(name)
+            .bind(night)
+            .bind(if outcome.error.is_some() { "failed" } else { "done" })
+            .bind(now)
+            .bind(outcome.files)
+            .bind(outcome.rows)
+            .bind(&outcome.manifest_sha256)
+            .bind(&outcome.error)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(true)
+        }
+
+        pub(super) async fn export_runs(
+            pool: &Pool<$db>,
+            name: Option<&str>,
+        ) -> Result<Vec<super::ExportRun>, sqlx::Error> {
+            let rows = sqlx::query(
+                "SELECT name, night, status, trigger, started_at, finished_at, files, row_count, \
+                 error FROM export_run WHERE $1 IS NULL OR name = $1 ORDER BY name, night",
+            )
+            .bind(name)
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(super::ExportRun {
+                        name: r.try_get("name")?,
+                        night: r.try_get("night")?,
+                        status: r.try_get("status")?,
+                        trigger: r.try_get("trigger")?,
+                        started_at: r.try_get("started_at")?,
+                        finished_at: r.try_get("finished_at")?,
+                        files: r.try_get("files")?,
+                        rows: r.try_get("row_count")?,
+                        error: r.try_get("error")?,
+                    })
+                })
+                .collect()
+        }
+
         /// Per segment, the leads created in `from..=to` and how many of them are won so far.
         pub(super) async fn segment_outcomes(
             pool: &Pool<$db>,

@@ -3,7 +3,8 @@
 //!
 //! - `roi`: `period` (required), `by` (campaign | channel);
 //! - `attribution`: `unmatched=true` lists the unattributed leads instead of the buckets;
-//! - `anomalies`: `period` (required).
+//! - every name of [`crate::figures::named::REPORTS`] (`anomalies`, `people`, `teams`,
+//!   `roi_by_campaign`...): `period` (required).
 //!
 //! With `[server] api_token` set every request needs `Authorization: Bearer <token>` (401
 //! otherwise). Bad parameters are 400 with `{"error": ...}`; a report that cannot be made from
@@ -22,6 +23,7 @@ use axum::{Json, Router};
 use tokio::sync::Semaphore;
 
 use super::AppState;
+use crate::figures::named;
 use crate::figures::roi::{self, Period, RoiError};
 use crate::figures::table::Table;
 
@@ -72,6 +74,16 @@ impl From<RoiError> for ApiError {
         match e {
             RoiError::MissingRates(_) => ApiError::Unprocessable(e.to_string()),
             RoiError::Store(e) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<named::ReportError> for ApiError {
+    fn from(e: named::ReportError) -> ApiError {
+        match e {
+            named::ReportError::Unknown(name) => ApiError::NotFound(format!("no report {name:?}")),
+            e if e.is_store_failure() => ApiError::Internal(e.to_string()),
+            e => ApiError::Unprocessable(e.to_string()),
         }
     }
 }
@@ -164,12 +176,6 @@ async fn table(app: &AppState, name: &str, params: &Params) -> Result<Table, Api
             };
             Ok(roi::roi(store, config, &period, by).await?.table())
         }
-        "anomalies" => {
-            let period = params.period()?;
-            Ok(crate::figures::anomaly::anomalies(store, config, &period)
-                .await?
-                .table())
-        }
         "attribution" => {
             let unmatched = params.flag("unmatched")?;
             let report = crate::figures::attribution_report(store, &config.attribution).await?;
@@ -179,8 +185,19 @@ async fn table(app: &AppState, name: &str, params: &Params) -> Result<Table, Api
                 report.table()
             })
         }
+        other if named::exists(other) => {
+            let period = params.period()?;
+            let as_of = match params.get("as_of") {
+                Some(day) => chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").map_err(|_| {
+                    ApiError::BadRequest(format!("as_of={day:?} is not a day like 2026-11-10"))
+                })?,
+                None => crate::budget_check::today(config),
+            };
+            Ok(named::table(store, config, other, &period, as_of).await?)
+        }
         other => Err(ApiError::NotFound(format!(
-            "no report {other:?}; reports: roi, attribution, anomalies"
+            "no report {other:?}; reports: roi, attribution, {}",
+            named::names()
         ))),
     }
 }
