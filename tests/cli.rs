@@ -304,3 +304,59 @@ fn the_example_people_and_budgets_files_validate_beside_the_example_config() {
         "{t}"
     );
 }
+
+#[test]
+fn export_by_hand_writes_a_night_and_status_shows_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("okno.toml");
+    let out = dir.path().join("exports");
+    std::fs::write(
+        &path,
+        format!(
+            "[store]\nurl = \"sqlite://{}\"\n[[connector]]\nid = \"demo\"\nkind = \"demo\"\n\
+             schedule = \"0 0 1 1 *\"\n[connector.settings]\ntickets = 50\nleads = 300\ntasks = 20\n\
+             [[export]]\nname = \"fin\"\nreports = [\"roi_by_channel\", \"people\"]\n\
+             periods = [\"previous_month\"]\nformats = [\"csv\", \"xlsx\"]\ndirectory = \"{}\"\n",
+            dir.path().join("okno.db").display(),
+            out.display()
+        ),
+    )
+    .unwrap();
+    let config = path.to_str().unwrap();
+    let pulled = okno(&["--config", config, "sync", "demo"]);
+    assert!(pulled.status.success(), "{}", text(&pulled));
+    // The demo's world ends on 2026-01-01: December 2025 is the previous month of 2026-01-05.
+    let written = okno(&["--config", config, "export", "--date", "2026-01-05"]);
+    assert!(written.status.success(), "{}", text(&written));
+    let t = text(&written);
+    assert!(t.contains("fin: night 2026-01-05: 3 files"), "{t}");
+    let night = out.join("2026-01-05");
+    for f in [
+        "manifest.json",
+        "roi_by_channel_previous_month_2026-01-05.csv",
+        "people_previous_month_2026-01-05.csv",
+        "fin_previous_month_2026-01-05.xlsx",
+    ] {
+        assert!(night.join(f).is_file(), "{f} missing: {t}");
+    }
+    let roi = std::fs::read_to_string(night.join("roi_by_channel_previous_month_2026-01-05.csv"))
+        .unwrap();
+    assert!(
+        roi.lines()
+            .any(|l| l.starts_with("yandex_direct,yandex_direct,2025-12,")),
+        "{roi}"
+    );
+
+    let status = okno(&["--config", config, "status", "--format", "json"]);
+    let report: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(report["exports"][0]["export"], "fin");
+    assert_eq!(report["exports"][0]["last_done_night"], "2026-01-05");
+
+    let unknown = okno(&["--config", config, "export", "--name", "nope"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(
+        text(&unknown).contains("no [[export]] named \"nope\""),
+        "{}",
+        text(&unknown)
+    );
+}

@@ -837,6 +837,35 @@ async fn status(config: &Config, store: &Store, format: Format) -> anyhow::Resul
             })
         })
         .collect();
+    // Per export: the last night written, and what went wrong with the latest if it failed.
+    let export_runs = store.export_runs(None).await?;
+    let exports: Vec<serde_json::Value> = config
+        .exports
+        .iter()
+        .map(|e| {
+            let runs: Vec<_> = export_runs.iter().filter(|r| r.name == e.name).collect();
+            let done = runs
+                .iter()
+                .filter(|r| r.status == "done")
+                .map(|r| r.night)
+                .max();
+            let latest = runs.iter().max_by_key(|r| r.started_at);
+            let owed = crate::export::due_nights(
+                e,
+                &runs.iter().map(|r| (*r).clone()).collect::<Vec<_>>(),
+                now,
+            );
+            serde_json::json!({
+                "export": e.name,
+                "schedule": e.schedule_text,
+                "last_done_night": done,
+                "latest_night": latest.map(|r| r.night),
+                "latest_status": latest.map(|r| r.status.clone()),
+                "latest_error": latest.and_then(|r| r.error.clone()),
+                "nights_owed": owed,
+            })
+        })
+        .collect();
     if format == Format::Json {
         let inbox: Vec<serde_json::Value> = inbox
             .iter()
@@ -854,6 +883,7 @@ async fn status(config: &Config, store: &Store, format: Format) -> anyhow::Resul
                 "dead_deliveries": dead,
                 "oauth_tokens": tokens,
                 "ad_accounts": accounts,
+                "exports": exports,
             }))?
         );
         return Ok(());
@@ -931,6 +961,27 @@ async fn status(config: &Config, store: &Store, format: Format) -> anyhow::Resul
                 text("pulled_through"),
                 text("provisional_from"),
                 a["restated_rows_7d"].as_i64().unwrap_or(0)
+            );
+        }
+    }
+    if !exports.is_empty() {
+        println!();
+        println!("EXPORTS (nights owed are written at start and after each scheduled time)");
+        println!(
+            "  {:<16} {:<14} {:<12} {:<12} {:<8} {:>5}  ERROR",
+            "EXPORT", "SCHEDULE", "LAST DONE", "LATEST", "STATUS", "OWED"
+        );
+        for e in &exports {
+            let text = |k: &str| e[k].as_str().unwrap_or("-").to_string();
+            println!(
+                "  {:<16} {:<14} {:<12} {:<12} {:<8} {:>5}  {}",
+                text("export"),
+                text("schedule"),
+                text("last_done_night"),
+                text("latest_night"),
+                text("latest_status"),
+                e["nights_owed"].as_array().map_or(0, Vec::len),
+                e["latest_error"].as_str().unwrap_or("")
             );
         }
     }
