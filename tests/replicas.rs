@@ -138,6 +138,14 @@ async fn replicas_share_the_work_survive_kill_9_and_fence_a_paused_holder() {
              [connector.settings]\nseed = {i}\ntickets = {TICKETS}\npage_size = 20\nleads = 0\ncampaigns = 0\ntasks = 0\n"
         ));
     }
+    // Every replica, and each one restarted below, finds last night owed when it starts: it is
+    // written once, by whichever takes the export's lease first.
+    let exports = dir.path().join("exports");
+    toml.push_str(&format!(
+        "[[export]]\nname = \"nightly\"\nreports = [\"roi_by_channel\"]\nperiods = [\"day\"]\n\
+         formats = [\"csv\", \"xlsx\"]\ndirectory = \"{}\"\n",
+        exports.display()
+    ));
     let config = dir.path().join("okno.toml");
     std::fs::write(&config, toml).unwrap();
     let mut logs: Vec<std::path::PathBuf> = (0..3)
@@ -222,6 +230,24 @@ async fn replicas_share_the_work_survive_kill_9_and_fence_a_paused_holder() {
         &mut std::io::stderr(),
         format_args!("paused replica on waking: {woke:?}\n"),
     );
+
+    // The export: one night, written once across every replica that ever ran.
+    let runs = store.export_runs(Some("nightly")).await.unwrap();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0].status, "done", "{runs:?}");
+    let mut written = 0;
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "log") {
+            let log = std::fs::read_to_string(&path).unwrap_or_default();
+            written += log.lines().filter(|l| l.contains("export written")).count();
+        }
+    }
+    assert_eq!(written, 1, "the night was written {written} times");
+    assert!(exports
+        .join(runs[0].night.to_string())
+        .join("manifest.json")
+        .is_file());
 
     // Nothing lost, nothing doubled: every instance holds exactly its generated tickets.
     for i in 0..INSTANCES {
