@@ -691,9 +691,31 @@ store_test!(async fn team_figures_sum_owned_channels_and_members_work(store) {
     assert!(json["rows"][1]["roi"].is_null());
     assert!(json["rows"][0]["budget_utilisation"].is_null());
     assert!(table.csv().unwrap().starts_with(
-        "team,group,members,channels,spend,leads,cpl,won,revenue,roi,tickets_solved,tasks_done,wip,budget_utilisation\n\
-         PPC,inbound,\"Anna Smirnova, Boris Ivanov\",\"yandex_direct, google_ads\",1800.00,3,600.00,2,6200.00,2.4444,5,5,4,\n"
+        "team,group,members,channels,spend,leads,cpl,won,revenue,roi,tickets_solved,tasks_done,wip,budget_plan,budget_utilisation\n\
+         PPC,inbound,\"Anna Smirnova, Boris Ivanov\",\"yandex_direct, google_ads\",1800.00,3,600.00,2,6200.00,2.4444,5,5,4,,\n"
     ));
+
+    // With a budget: PPC's channel line for yandex_direct (3,000) and campaign line for Autumn
+    // on google_ads (600) make a plan of 3,600; November is over, so actual = 1,500 + 300 =
+    // 1,800 and utilisation 1,800 / 3,600 = 0.5. The vk_ads line is no team's; the overhead
+    // line is not media. Content plans nothing: n/a.
+    let mut config = config;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("budgets.toml"),
+        "[[line]]\nid = \"direct\"\nperiod = \"2026-11\"\nchannel = \"yandex_direct\"\namount = \"3000\"\ncurrency = \"RUB\"\n\n\
+         [[line]]\nid = \"autumn\"\nperiod = \"2026-11\"\ncampaign = \"google:901\"\namount = \"600\"\ncurrency = \"RUB\"\n\n\
+         [[line]]\nid = \"vk\"\nperiod = \"2026-11\"\nchannel = \"vk_ads\"\namount = \"1000\"\ncurrency = \"RUB\"\n\n\
+         [[line]]\nid = \"seats\"\nperiod = \"2026-11\"\nkind = \"overhead\"\namount = \"5000\"\ncurrency = \"RUB\"\n",
+    )
+    .unwrap();
+    config.budgets = Arc::new(
+        okno::config::budgets::load(&dir.path().join("okno.toml"), &instances()).unwrap(),
+    );
+    let nov = teams_report(&store, &config, &Period::parse("2026-11").unwrap()).await.unwrap();
+    assert_eq!((nov.rows[0].budget_plan, nov.rows[0].budget_utilisation), (Some(d("3600")), Some(d("0.5"))));
+    assert_eq!((nov.rows[1].budget_plan, nov.rows[1].budget_utilisation), (None, None));
+    assert_eq!(nov.table().json()["rows"][0]["budget_utilisation"], "0.5000");
 });
 
 store_test!(async fn an_empty_store_gives_listed_people_zero_counts_and_na_medians(store) {

@@ -73,7 +73,11 @@ impl ReportError {
             self,
             ReportError::Roi(RoiError::Store(_))
                 | ReportError::Budget(B::Store(_) | B::Roi(RoiError::Store(_)))
-                | ReportError::People(P::Store(_) | P::Roi(RoiError::Store(_)))
+                | ReportError::People(
+                    P::Store(_)
+                        | P::Roi(RoiError::Store(_))
+                        | P::Budget(B::Store(_) | B::Roi(RoiError::Store(_)))
+                )
         )
     }
 }

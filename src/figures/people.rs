@@ -43,6 +43,9 @@ pub enum PeopleError {
     /// The channel figures come from the ROI report, with its failures (a missing rate).
     #[error(transparent)]
     Roi(#[from] RoiError),
+    /// Budget adherence comes from the budget report, with its failures.
+    #[error(transparent)]
+    Budget(#[from] super::budget::BudgetError),
 }
 
 /// One person's figures for a period.
@@ -92,9 +95,10 @@ pub struct TeamFigures {
     pub tickets_solved: i64,
     pub tasks_done: i64,
     pub wip: i64,
-    /// Spend of the team's channels against their budget for the period.
-    // TODO(budgets): fill from the budget figures (plan in src/config/budgets.rs, actuals in the
-    // budget report module) once that work is merged; n/a until then.
+    /// Plan of the media budget lines of the team's channels (channel lines, and campaign
+    /// lines of campaigns on those channels) for the period; `None` when none is planned.
+    pub budget_plan: Option<Decimal>,
+    /// Their actual spend so far / that plan (the budget report's utilisation, summed).
     pub budget_utilisation: Option<Decimal>,
 }
 
@@ -315,6 +319,61 @@ async fn people_with(
 }
 
 /// Every team's figures for `period`.
+/// Plan and actual of each channel's media budget lines in `period`, measured to today.
+async fn team_budgets(
+    store: &Store,
+    config: &Config,
+    period: &Period,
+) -> Result<BTreeMap<String, (Decimal, Decimal)>, PeopleError> {
+    use crate::config::budgets::LineKind;
+    let today = crate::budget_check::today(config);
+    let report = super::budget::budget(store, config, period, today).await?;
+    if report.lines.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    // Campaign lines count for their campaign's channel.
+    let channel_of: BTreeMap<String, String> = store
+        .known_campaigns()
+        .await?
+        .into_iter()
+        .map(|c| (c.key.to_string(), c.channel))
+        .collect();
+    let mut out: BTreeMap<String, (Decimal, Decimal)> = BTreeMap::new();
+    for line in report.lines.iter().filter(|l| l.kind == LineKind::Media) {
+        let channel = if let Some(ch) = line.scope.strip_prefix("channel ") {
+            Some(ch.to_string())
+        } else if let Some(key) = line.scope.strip_prefix("campaign ") {
+            channel_of.get(key).cloned()
+        } else {
+            None
+        };
+        if let Some(ch) = channel {
+            let e = out.entry(ch).or_default();
+            e.0 += line.plan;
+            e.1 += line.actual;
+        }
+    }
+    Ok(out)
+}
+
+impl TeamFigures {
+    fn with_budget(
+        mut self,
+        budgets: &BTreeMap<String, (Decimal, Decimal)>,
+        channels: &[String],
+    ) -> Self {
+        let lines: Vec<&(Decimal, Decimal)> =
+            channels.iter().filter_map(|c| budgets.get(c)).collect();
+        if !lines.is_empty() {
+            let plan: Decimal = lines.iter().map(|(p, _)| *p).sum();
+            let actual: Decimal = lines.iter().map(|(_, a)| *a).sum();
+            self.budget_plan = Some(plan);
+            self.budget_utilisation = (!plan.is_zero()).then(|| actual / plan);
+        }
+        self
+    }
+}
+
 pub async fn teams(
     store: &Store,
     config: &Config,
@@ -330,6 +389,7 @@ pub async fn teams(
         BTreeMap::new()
     };
     let people_report = people_with(store, config, period, &sums).await?;
+    let budgets = team_budgets(store, config, period).await?;
     let by_id: BTreeMap<&str, &PersonFigures> = people_report
         .rows
         .iter()
@@ -367,8 +427,10 @@ pub async fn teams(
                 tickets_solved: members.iter().map(|p| p.tickets_solved).sum(),
                 tasks_done: members.iter().map(|p| p.tasks_done).sum(),
                 wip: members.iter().map(|p| p.wip()).sum(),
+                budget_plan: None,
                 budget_utilisation: None,
             }
+            .with_budget(&budgets, &t.channels)
         })
         .collect();
     Ok(TeamsReport {
@@ -494,6 +556,7 @@ impl TeamsReport {
                     Column::new("tickets_solved", Kind::Int),
                     Column::new("tasks_done", Kind::Int),
                     Column::new("wip", Kind::Int),
+                    Column::new("budget_plan", Kind::Decimal).wide(),
                     Column::new("budget_utilisation", Kind::Decimal),
                 ],
             ),
@@ -519,6 +582,7 @@ impl TeamsReport {
                 int(r.tickets_solved),
                 int(r.tasks_done),
                 int(r.wip),
+                table::money_opt(r.budget_plan),
                 table::ratio(r.budget_utilisation),
             ]);
         }
