@@ -5,72 +5,22 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{NaiveDate, Utc};
 use okno::budget_check::{self, Webhook, WebhookOptions};
 use okno::config::Config;
 use okno::figures::budget::{self as fb, AlertKind, BudgetError, BudgetReport, LineFigures};
 use okno::figures::roi::Period;
 use okno::store::Store;
 use okno_connector::rust_decimal::Decimal;
-use okno_connector::serde_json::value::RawValue;
-use okno_connector::{
-    AdAccount, AdSpend, Campaign, Currency, FxRate, Lead, LeadEntity, Marks, Record, RetryPolicy,
-    StageCategory,
-};
+use okno_connector::{Record, RetryPolicy};
 
-fn d(s: &str) -> Decimal {
-    Decimal::from_str(s).unwrap()
-}
-fn day(s: &str) -> NaiveDate {
-    s.parse().unwrap()
-}
-fn at(s: &str) -> DateTime<Utc> {
-    s.parse().unwrap()
-}
-fn cur(s: &str) -> Currency {
-    s.parse().unwrap()
-}
-fn raw() -> Box<RawValue> {
-    RawValue::from_string("{}".into()).unwrap()
-}
+use common::records::{account, at, campaign, day, dec as d, rub_rate};
 
-fn account(id: &str, currency: &str) -> Record {
-    Record::AdAccount(AdAccount {
-        account_id: id.into(),
-        name: None,
-        currency: cur(currency),
-        time_zone: "Europe/Moscow".into(),
-        raw: raw(),
-    })
-}
-fn campaign(account: &str, id: &str, name: &str, channel: &str) -> Record {
-    Record::Campaign(Campaign {
-        account_id: account.into(),
-        campaign_id: id.into(),
-        name: name.into(),
-        status: None,
-        channel: channel.into(),
-        utm_campaign: None,
-        raw: raw(),
-    })
-}
 fn spend(account: &str, campaign: &str, date: NaiveDate, cost: &str, currency: &str) -> Record {
-    Record::AdSpend(AdSpend {
-        account_id: account.into(),
-        campaign_id: campaign.into(),
-        date,
-        cost: d(cost),
-        currency: cur(currency),
-        vat_included: None,
-        impressions: None,
-        clicks: None,
-        conversions: None,
-        raw: raw(),
-    })
+    common::records::spend(account, campaign, &date.to_string(), cost, currency)
 }
 /// Spend of `cost` a day on each day from `from` through `to`.
 fn daily(account: &str, campaign: &str, from: &str, to: &str, cost: &str) -> Vec<Record> {
@@ -81,42 +31,10 @@ fn daily(account: &str, campaign: &str, from: &str, to: &str, cost: &str) -> Vec
         .collect()
 }
 fn lead(id: &str, created: &str, utm: &str) -> Record {
-    Record::Lead(Box::new(Lead {
-        lead_id: id.into(),
-        entity: LeadEntity::Lead,
-        name: None,
-        created_at: at(created),
-        updated_at: at(created),
-        pipeline_id: None,
-        stage_id: None,
-        stage_name: None,
-        stage_category: StageCategory::Open,
-        amount: None,
-        discount: None,
-        currency: Some(cur("RUB")),
-        exchange_rate: None,
-        closed_at: None,
-        owner_id: None,
-        lead_source: None,
-        marks: Marks {
-            utm_campaign: Some(utm.into()),
-            ..Marks::default()
-        },
-        product: None,
-        segment: None,
-        region: None,
-        converted_deal_id: None,
-        deleted_at: None,
-        raw: raw(),
-    }))
+    common::records::lead(id, created, Some(utm), None)
 }
 fn rate(date: &str, r: &str) -> Record {
-    Record::FxRate(FxRate {
-        date: day(date),
-        currency: cur("USD"),
-        base: cur("RUB"),
-        rate: d(r),
-    })
+    rub_rate(date, "USD", r)
 }
 
 const OKNO_TOML: &str = r#"

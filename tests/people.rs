@@ -16,30 +16,17 @@ mod common;
 use common::engine::load_config;
 
 use std::collections::BTreeSet;
-use std::str::FromStr;
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDate, Utc};
 use okno::config::people::{self, channel_teams};
 use okno::config::Config;
 use okno::figures::people::{people as people_report, teams as teams_report, PersonFigures};
 use okno::figures::roi::Period;
-use okno_connector::rust_decimal::Decimal;
 use okno_connector::serde_json::value::RawValue;
-use okno_connector::{
-    AdAccount, AdSpend, Campaign, Currency, Identity, Lead, LeadEntity, Marks, Record,
-    StageCategory, StatusCategory, Task, Ticket, TicketMetrics,
-};
+use okno_connector::{Identity, Record, StatusCategory, Task, Ticket, TicketMetrics};
 
-fn d(s: &str) -> Decimal {
-    Decimal::from_str(s).unwrap()
-}
-fn at(s: &str) -> DateTime<Utc> {
-    s.parse().unwrap()
-}
-fn day(s: &str) -> NaiveDate {
-    s.parse().unwrap()
-}
+use common::records::{self, at, dec as d};
+
 fn raw() -> Box<RawValue> {
     RawValue::from_string("{}".into()).unwrap()
 }
@@ -141,80 +128,31 @@ fn ad(
     spend: &[(&str, &str)],
 ) -> Vec<Record> {
     let mut out = vec![
-        Record::AdAccount(AdAccount {
-            account_id: source_account.into(),
-            name: None,
-            currency: Currency::from_str("RUB").unwrap(),
-            time_zone: "Europe/Moscow".into(),
-            raw: raw(),
-        }),
-        Record::Campaign(Campaign {
-            account_id: source_account.into(),
-            campaign_id: campaign.into(),
-            name: name.into(),
-            status: None,
-            channel: channel.into(),
-            utm_campaign: None,
-            raw: raw(),
-        }),
+        records::account(source_account, "RUB"),
+        records::campaign(source_account, campaign, name, channel),
     ];
-    for (date, cost) in spend {
-        out.push(Record::AdSpend(AdSpend {
-            account_id: source_account.into(),
-            campaign_id: campaign.into(),
-            date: day(date),
-            cost: d(cost),
-            currency: Currency::from_str("RUB").unwrap(),
-            vat_included: None,
-            impressions: Some(100),
-            clicks: Some(10),
-            conversions: None,
-            raw: raw(),
-        }));
-    }
+    out.extend(
+        spend
+            .iter()
+            .map(|(date, cost)| records::spend(source_account, campaign, date, cost, "RUB")),
+    );
     out
 }
 
 /// A lead marked with `utm_campaign` or (`source:`) `utm_source`; won: (closed at, amount,
 /// discount) in RUB.
 fn lead(id: &str, created: &str, mark: &str, won: Option<(&str, &str, &str)>) -> Record {
-    let (source, campaign) = match mark.strip_prefix("source:") {
-        Some(s) => (Some(s.to_string()), None),
-        None => (None, Some(mark.to_string())),
-    };
-    Record::Lead(Box::new(Lead {
-        lead_id: id.into(),
-        entity: LeadEntity::Lead,
-        name: None,
-        created_at: at(created),
-        updated_at: at(created),
-        pipeline_id: None,
-        stage_id: None,
-        stage_name: None,
-        stage_category: if won.is_some() {
-            StageCategory::Won
-        } else {
-            StageCategory::Open
-        },
-        amount: won.map(|w| d(w.1)),
-        discount: won.map(|w| d(w.2)),
-        currency: Some(Currency::from_str("RUB").unwrap()),
-        exchange_rate: None,
-        closed_at: won.map(|w| at(w.0)),
-        owner_id: None,
-        lead_source: None,
-        marks: Marks {
-            utm_source: source,
-            utm_campaign: campaign,
-            ..Marks::default()
-        },
-        product: None,
-        segment: None,
-        region: None,
-        converted_deal_id: None,
-        deleted_at: None,
-        raw: raw(),
-    }))
+    let won = won.map(|(closed, amount, discount)| (closed, amount, discount, "RUB"));
+    match mark.strip_prefix("source:") {
+        Some(source) => {
+            let mut record = records::lead(id, created, None, won);
+            if let Record::Lead(l) = &mut record {
+                l.marks.utm_source = Some(source.into());
+            }
+            record
+        }
+        None => records::lead(id, created, Some(mark), won),
+    }
 }
 
 const PEOPLE_TOML: &str = r#"
