@@ -139,15 +139,8 @@ async fn report(
     headers: HeaderMap,
     permits: Arc<Semaphore>,
 ) -> Result<Response, ApiError> {
-    if let Some(token) = &app.server.api_token {
-        let given = headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or("");
-        if !okno_connector::signature::verify_token(std::slice::from_ref(token), given) {
-            return Err(ApiError::Unauthorized);
-        }
+    if !super::bearer_allows(&headers, app.server.api_token.as_ref()) {
+        return Err(ApiError::Unauthorized);
     }
     let params = Params(query);
     let csv = params.choice("format", &["json", "csv"])? == "csv";

@@ -323,16 +323,23 @@ async fn receive(
 }
 
 /// Prometheus text format. With `[server] metrics_token`, requires `Authorization: Bearer <token>`.
+/// Whether `headers` carry `Authorization: Bearer <token>` (compared in constant time); true
+/// when no token is configured.
+fn bearer_allows(headers: &HeaderMap, token: Option<&okno_connector::SecretString>) -> bool {
+    let Some(token) = token else {
+        return true;
+    };
+    let given = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    okno_connector::signature::verify_token(std::slice::from_ref(token), given)
+}
+
 async fn metrics(State(app): State<AppState>, headers: HeaderMap) -> Response {
-    if let Some(token) = &app.server.metrics_token {
-        let given = headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or("");
-        if !okno_connector::signature::verify_token(std::slice::from_ref(token), given) {
-            return StatusCode::UNAUTHORIZED.into_response();
-        }
+    if !bearer_allows(&headers, app.server.metrics_token.as_ref()) {
+        return StatusCode::UNAUTHORIZED.into_response();
     }
     // Inbox depth is read from the store at scrape time, so it is right across restarts.
     match app.store.inbox_counts().await {
