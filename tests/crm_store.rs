@@ -189,6 +189,20 @@ store_test!(async fn token_rows_are_claimed_by_version_and_saved_once(store) {
     assert!(t.claim_refresh("crm", v2, "p3", until).await.unwrap(), "a released claim is free");
 });
 
+store_test!(async fn a_seed_is_stored_only_where_no_pair_is(store) {
+    let t = tokens(&store);
+    // The first process seeds the configured refresh token.
+    assert_eq!(t.save("ads", Save::Seed, &pair("", Some("seed"), -1)).await.unwrap(), Some(1));
+    // It refreshes; a second process starting now seeds too, and must not undo the refresh.
+    let mode = Save::Refresh { holder: "p1", from_version: 1 };
+    assert_eq!(t.save("ads", mode, &pair("a1", Some("r1"), 60)).await.unwrap(), Some(2));
+    assert_eq!(t.save("ads", Save::Seed, &pair("", Some("seed"), -1)).await.unwrap(), None);
+    let row = t.load("ads").await.unwrap().unwrap();
+    assert_eq!(row.version, 2);
+    assert_eq!(row.tokens.access_token.expose_secret(), "a1");
+    assert_eq!(row.tokens.refresh_token.unwrap().expose_secret(), "r1");
+});
+
 /// A vendor that rotates refresh tokens and revokes the old one at once (amoCRM).
 struct Rotating {
     calls: Arc<AtomicU32>,

@@ -1590,6 +1590,11 @@ macro_rules! define_queries {
                      refresh_holder = NULL, refresh_until = NULL, updated_at = excluded.updated_at \
                      RETURNING version",
                 ),
+                Save::Seed => sqlx::query(
+                    "INSERT INTO oauth_token (source, access_token, refresh_token, expires_at, \
+                     api_domain, version, updated_at) VALUES ($1, $2, $3, $4, $5, 1, $6) \
+                     ON CONFLICT (source) DO NOTHING RETURNING version",
+                ),
                 Save::Refresh { .. } => sqlx::query(
                     "UPDATE oauth_token SET access_token = $2, \
                      refresh_token = COALESCE($3, refresh_token), expires_at = $4, \

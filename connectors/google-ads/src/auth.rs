@@ -217,8 +217,10 @@ impl Tokens {
                         expires_at: Some(DateTime::<Utc>::UNIX_EPOCH),
                         api_domain: None,
                     };
-                    store.save(&self.instance, Save::Authorize, &seed).await?;
-                    tracing::info!(instance = %self.instance, "stored the configured Google refresh token");
+                    // Insert-if-absent: another process may have seeded and refreshed meanwhile.
+                    if store.save(&self.instance, Save::Seed, &seed).await?.is_some() {
+                        tracing::info!(instance = %self.instance, "stored the configured Google refresh token");
+                    }
                 }
                 Ok::<(), ConnectorError>(())
             })

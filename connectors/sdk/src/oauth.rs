@@ -107,6 +107,11 @@ pub enum Save<'a> {
     /// A refreshed pair: accepted while `holder` holds the claim or the row is still at
     /// `from_version`.
     Refresh { holder: &'a str, from_version: i64 },
+    /// A pair from the configuration (a refresh token in settings): stored only where the store
+    /// holds none. Two processes starting at once may both seed; the later must not put the
+    /// configured token back over a pair the earlier one already refreshed. `None` when a pair
+    /// was there.
+    Seed,
 }
 
 /// A late-bound handle to the token store, shared by every connector of one configuration.
@@ -500,6 +505,9 @@ pub mod memory {
             }
             let mut rows = self.rows.lock().map_err(|_| poisoned())?;
             let row = rows.entry(instance.to_string()).or_default();
+            if matches!(mode, Save::Seed) && row.tokens.is_some() {
+                return Ok(None);
+            }
             if let Save::Refresh {
                 holder,
                 from_version,
