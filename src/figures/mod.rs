@@ -27,7 +27,7 @@ use okno_connector::ClickKind;
 
 use attribution::{Attributed, Attributor, Reason, Rule, Touch};
 
-use crate::store::{Store, StoreError, StoredLead};
+use crate::store::{Store, StoreError, StoredLead, UnattributedLead};
 
 /// Leads counted for one campaign, channel, or the unattributed bucket.
 #[derive(Debug, Clone, PartialEq)]
@@ -107,37 +107,70 @@ impl AttributionReport {
 
     /// The unattributed leads with the reason, for fixing marks or rules.
     pub fn unmatched_table(&self) -> table::Table {
-        use table::{text, Column, Kind, Table};
-        let mut t = Table::new(
-            "Unattributed leads",
-            vec![
-                Column::new("instance", Kind::Text),
-                Column::new("entity", Kind::Text).wide(),
-                Column::new("lead_id", Kind::Text),
-                Column::new("name", Kind::Text).wide(),
-                Column::new("created_at", Kind::Date),
-                Column::new("utm_source", Kind::Text),
-                Column::new("utm_medium", Kind::Text).wide(),
-                Column::new("utm_campaign", Kind::Text),
-                Column::new("reason", Kind::Text),
-            ],
-        )
-        .meta("report", "unattributed");
-        for u in &self.unmatched {
-            t.push(vec![
-                text(&u.source),
-                text(&u.entity),
-                text(&u.lead_id),
-                u.name.clone(),
-                text(u.created_at.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
-                u.utm_source.clone(),
-                u.utm_medium.clone(),
-                u.utm_campaign.clone(),
-                text(u.reason.to_string()),
-            ]);
-        }
-        t
+        let rows: Vec<UnattributedLead> = self
+            .unmatched
+            .iter()
+            .map(|u| UnattributedLead {
+                source: u.source.clone(),
+                entity: u.entity.clone(),
+                lead_id: u.lead_id.clone(),
+                name: u.name.clone(),
+                created_at: u.created_at,
+                utm_source: u.utm_source.clone(),
+                utm_medium: u.utm_medium.clone(),
+                utm_campaign: u.utm_campaign.clone(),
+                reason: u.reason.to_string(),
+            })
+            .collect();
+        unattributed_table(&rows)
     }
+}
+
+/// The unattributed leads created in `period` (report-zone days) with their reasons, read from
+/// the lead facts rather than attributing every lead again: a night's export over a million
+/// leads reads only the unattributed ones.
+pub async fn unattributed(
+    store: &Store,
+    config: &crate::config::Config,
+    period: &roi::Period,
+) -> Result<table::Table, StoreError> {
+    facts::refresh(store, config).await?;
+    let rows = store.unattributed_leads(period.from, period.to).await?;
+    Ok(unattributed_table(&rows))
+}
+
+/// The table of unattributed leads, whichever way they were found.
+fn unattributed_table(rows: &[UnattributedLead]) -> table::Table {
+    use table::{text, Column, Kind, Table};
+    let mut t = Table::new(
+        "Unattributed leads",
+        vec![
+            Column::new("instance", Kind::Text),
+            Column::new("entity", Kind::Text).wide(),
+            Column::new("lead_id", Kind::Text),
+            Column::new("name", Kind::Text).wide(),
+            Column::new("created_at", Kind::Date),
+            Column::new("utm_source", Kind::Text),
+            Column::new("utm_medium", Kind::Text).wide(),
+            Column::new("utm_campaign", Kind::Text),
+            Column::new("reason", Kind::Text),
+        ],
+    )
+    .meta("report", "unattributed");
+    for u in rows {
+        t.push(vec![
+            text(&u.source),
+            text(&u.entity),
+            text(&u.lead_id),
+            u.name.clone(),
+            text(u.created_at.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+            u.utm_source.clone(),
+            u.utm_medium.clone(),
+            u.utm_campaign.clone(),
+            text(&u.reason),
+        ]);
+    }
+    t
 }
 
 /// The rows that count as leads: every lead not deleted, and deals no lead converted into

@@ -108,15 +108,7 @@ pub async fn table(
     Ok(match name {
         "roi_by_campaign" => roi::roi(store, config, period, By::Campaign).await?.table(),
         "roi_by_channel" => roi::roi(store, config, period, By::Channel).await?.table(),
-        "unattributed" => {
-            let mut report = super::attribution_report(store, &config.attribution).await?;
-            let tz = config.report.timezone;
-            report.unmatched.retain(|u| {
-                let day = u.created_at.with_timezone(&tz).date_naive();
-                period.from <= day && day <= period.to
-            });
-            report.unmatched_table()
-        }
+        "unattributed" => super::unattributed(store, config, period).await?,
         "anomalies" => super::anomaly::anomalies(store, config, period)
             .await?
             .table(),

@@ -428,6 +428,20 @@ pub struct LeadTotal {
     pub micros: i64,
 }
 
+/// A lead attribution placed nowhere, with why (from the lead facts).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnattributedLead {
+    pub source: String,
+    pub entity: String,
+    pub lead_id: String,
+    pub name: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub utm_source: Option<String>,
+    pub utm_medium: Option<String>,
+    pub utm_campaign: Option<String>,
+    pub reason: String,
+}
+
 /// How an export's night ended.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ExportOutcome {
@@ -1497,6 +1511,19 @@ impl Store {
         Ok(match &self.pool {
             Pool::Sqlite(p) => sqlite_q::lead_totals(p, from, to, currency).await?,
             Pool::Postgres(p) => pg_q::lead_totals(p, from, to, currency).await?,
+        })
+    }
+
+    /// The unattributed leads created on the report-zone days `from..=to`, per the lead facts
+    /// (current only after [`crate::figures::facts::refresh`]), oldest first.
+    pub async fn unattributed_leads(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<UnattributedLead>, StoreError> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::unattributed_leads(p, from, to).await?,
+            Pool::Postgres(p) => pg_q::unattributed_leads(p, from, to).await?,
         })
     }
 

@@ -1030,6 +1030,39 @@ macro_rules! define_queries {
                 .collect()
         }
 
+        pub(super) async fn unattributed_leads(
+            pool: &Pool<$db>,
+            from: NaiveDate,
+            to: NaiveDate,
+        ) -> Result<Vec<super::UnattributedLead>, sqlx::Error> {
+            let rows = sqlx::query(
+                "SELECT f.source, f.entity, f.lead_id, l.name, l.created_at, l.utm_source, \
+                 l.utm_medium, l.utm_campaign, f.reason FROM lead_fact f \
+                 JOIN lead l ON l.source = f.source AND l.entity = f.entity AND l.lead_id = f.lead_id \
+                 WHERE f.reason IS NOT NULL AND f.created_day >= $1 AND f.created_day <= $2 \
+                 ORDER BY l.created_at, f.source, f.lead_id",
+            )
+            .bind(from)
+            .bind(to)
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(super::UnattributedLead {
+                        source: r.try_get("source")?,
+                        entity: r.try_get("entity")?,
+                        lead_id: r.try_get("lead_id")?,
+                        name: r.try_get("name")?,
+                        created_at: r.try_get("created_at")?,
+                        utm_source: r.try_get("utm_source")?,
+                        utm_medium: r.try_get("utm_medium")?,
+                        utm_campaign: r.try_get("utm_campaign")?,
+                        reason: r.try_get("reason")?,
+                    })
+                })
+                .collect()
+        }
+
         pub(super) async fn start_export(
             pool: &Pool<$db>,
             name: &str,
