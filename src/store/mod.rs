@@ -423,6 +423,56 @@ pub struct LeadTotal {
     pub micros: i64,
 }
 
+/// Spend of one campaign per day or month (`bucket`: `YYYY-MM-DD` or `YYYY-MM`), summed in SQL
+/// for the ROI report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpendSum {
+    pub source: String,
+    pub campaign_id: String,
+    pub channel: String,
+    pub bucket: String,
+    /// The day whose exchange rate (and VAT rate) applies, when the amount needs either.
+    pub day: Option<NaiveDate>,
+    pub currency: String,
+    /// The platform's cost included VAT (Yandex `IncludeVAT`).
+    pub vat_included: bool,
+    pub provisional: bool,
+    pub micros: i64,
+    pub impressions: i64,
+    pub clicks: i64,
+}
+
+/// What a [`LeadSum`] counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeadSumKind {
+    /// Leads created in the bucket.
+    Created,
+    /// Leads won in the bucket, with their revenue.
+    Won,
+    /// Leads created in the bucket and won by now, with their revenue (the cohort view).
+    Cohort,
+}
+
+/// Leads of one attribution and product/segment/region per day or month, from the lead facts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeadSum {
+    pub kind: LeadSumKind,
+    pub campaign_source: Option<String>,
+    pub campaign_id: Option<String>,
+    pub channel: Option<String>,
+    pub product: Option<String>,
+    pub segment: Option<String>,
+    pub region: Option<String>,
+    /// `YYYY-MM-DD` or `YYYY-MM`: the created day for `Created`/`Cohort`, the won day for `Won`.
+    pub bucket: String,
+    /// The won day, when the revenue needs converting.
+    pub fx_day: Option<NaiveDate>,
+    pub currency: Option<String>,
+    /// Leads (`Created`) or won leads (`Won`, `Cohort`).
+    pub count: i64,
+    pub micros: i64,
+}
+
 /// A campaign as stored: (account_id, campaign_id, name, status, channel).
 pub type StoredCampaign = (String, String, String, Option<String>, String);
 
@@ -1426,6 +1476,40 @@ impl Store {
         Ok(match &self.pool {
             Pool::Sqlite(p) => sqlite_q::lead_totals(p, from, to, currency).await?,
             Pool::Postgres(p) => pg_q::lead_totals(p, from, to, currency).await?,
+        })
+    }
+
+    /// Spend of `from..=to` per campaign and day (`by_day`) or month. A row keeps its day when
+    /// its currency is not `currency` or (`vat_days`) when it includes VAT, so it can be
+    /// converted at that day's rates.
+    pub async fn spend_sums(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        currency: &str,
+        by_day: bool,
+        vat_days: bool,
+    ) -> Result<Vec<SpendSum>, StoreError> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => {
+                sqlite_q::spend_sums(p, from, to, currency, by_day, vat_days).await?
+            }
+            Pool::Postgres(p) => pg_q::spend_sums(p, from, to, currency, by_day, vat_days).await?,
+        })
+    }
+
+    /// Leads created, won and (cohort) created-and-won in `from..=to` per attribution, product,
+    /// segment, region and day (`by_day`) or month, from the lead facts.
+    pub async fn lead_sums(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        currency: &str,
+        by_day: bool,
+    ) -> Result<Vec<LeadSum>, StoreError> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::lead_sums(p, from, to, currency, by_day).await?,
+            Pool::Postgres(p) => pg_q::lead_sums(p, from, to, currency, by_day).await?,
         })
     }
 

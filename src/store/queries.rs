@@ -42,8 +42,8 @@ macro_rules! define_queries {
 
         use super::queries::{clean, clean_opt, CHUNK};
         use super::{
-            AccountState, Batch, InboxRow, LeadFact, LeadTotal, NewDelivery, RunOutcome, RunRow,
-            SpendTotal, StateRow, StoredCampaign, StoredLead, StoredRate, StoredSpend, StoredTask,
+            AccountState, Batch, InboxRow, LeadFact, LeadSum, LeadSumKind, LeadTotal, NewDelivery,
+            RunOutcome, RunRow, SpendSum, SpendTotal, StateRow, StoredCampaign, StoredLead, StoredRate, StoredSpend, StoredTask,
             StoredTicket, TokenRow, TokenState,
         };
 
@@ -1000,6 +1000,119 @@ macro_rules! define_queries {
                         leads: r.try_get("leads")?,
                         won: r.try_get("won")?,
                         micros: r.try_get::<Option<i64>, _>("micros")?.unwrap_or(0),
+                    })
+                })
+                .collect()
+        }
+
+        /// See `Store::spend_sums`. Grouped by position so both backends accept the same text.
+        pub(super) async fn spend_sums(
+            pool: &Pool<$db>,
+            from: NaiveDate,
+            to: NaiveDate,
+            currency: &str,
+            by_day: bool,
+            vat_days: bool,
+        ) -> Result<Vec<SpendSum>, sqlx::Error> {
+            let rows = sqlx::query(
+                "SELECT s.source, s.campaign_id, COALESCE(c.channel, s.source) AS channel, \
+                 substr(CAST(s.spend_date AS TEXT), 1, $4) AS bucket, \
+                 CASE WHEN s.currency = $3 AND NOT (COALESCE(s.vat_included, FALSE) AND $5) \
+                     THEN NULL ELSE s.spend_date END AS day, s.currency, \
+                 COALESCE(s.vat_included, FALSE) AS vat, \
+                 CAST(MAX(CASE WHEN a.provisional_from IS NOT NULL AND s.spend_date >= a.provisional_from \
+                     THEN 1 ELSE 0 END) AS BIGINT) AS provisional, \
+                 CAST(SUM(s.cost_micros) AS BIGINT) AS micros, \
+                 CAST(SUM(COALESCE(s.impressions, 0)) AS BIGINT) AS impressions, \
+                 CAST(SUM(COALESCE(s.clicks, 0)) AS BIGINT) AS clicks \
+                 FROM ad_spend_daily s \
+                 LEFT JOIN campaign c ON c.source = s.source AND c.account_id = s.account_id \
+                     AND c.campaign_id = s.campaign_id \
+                 LEFT JOIN ad_account a ON a.source = s.source AND a.account_id = s.account_id \
+                 WHERE s.spend_date >= $1 AND s.spend_date <= $2 \
+                 GROUP BY 1, 2, 3, 4, 5, 6, 7",
+            )
+            .bind(from)
+            .bind(to)
+            .bind(currency)
+            .bind(if by_day { 10_i32 } else { 7_i32 })
+            .bind(vat_days)
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(SpendSum {
+                        source: r.try_get("source")?,
+                        campaign_id: r.try_get("campaign_id")?,
+                        channel: r.try_get("channel")?,
+                        bucket: r.try_get("bucket")?,
+                        day: r.try_get("day")?,
+                        currency: r.try_get("currency")?,
+                        vat_included: r.try_get("vat")?,
+                        provisional: r.try_get::<i64, _>("provisional")? > 0,
+                        micros: r.try_get("micros")?,
+                        impressions: r.try_get("impressions")?,
+                        clicks: r.try_get("clicks")?,
+                    })
+                })
+                .collect()
+        }
+
+        /// See `Store::lead_sums`: three groupings of `lead_fact` in one statement.
+        pub(super) async fn lead_sums(
+            pool: &Pool<$db>,
+            from: NaiveDate,
+            to: NaiveDate,
+            currency: &str,
+            by_day: bool,
+        ) -> Result<Vec<LeadSum>, sqlx::Error> {
+            let rows = sqlx::query(
+                "SELECT 'c' AS kind, campaign_source, campaign_id, channel, product, segment, region, \
+                 substr(CAST(created_day AS TEXT), 1, $4) AS bucket, NULL AS fx_day, NULL AS currency, \
+                 CAST(COUNT(*) AS BIGINT) AS n, CAST(0 AS BIGINT) AS micros \
+                 FROM lead_fact WHERE created_day >= $1 AND created_day <= $2 \
+                 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 \
+                 UNION ALL \
+                 SELECT 'w', campaign_source, campaign_id, channel, product, segment, region, \
+                 substr(CAST(won_day AS TEXT), 1, $4), \
+                 CASE WHEN currency = $3 THEN NULL ELSE won_day END, currency, \
+                 CAST(COUNT(*) AS BIGINT), CAST(SUM(COALESCE(revenue_micros, 0)) AS BIGINT) \
+                 FROM lead_fact WHERE won_day >= $1 AND won_day <= $2 \
+                 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 \
+                 UNION ALL \
+                 SELECT 'h', campaign_source, campaign_id, channel, product, segment, region, \
+                 substr(CAST(created_day AS TEXT), 1, $4), \
+                 CASE WHEN currency = $3 THEN NULL ELSE won_day END, currency, \
+                 CAST(COUNT(*) AS BIGINT), CAST(SUM(COALESCE(revenue_micros, 0)) AS BIGINT) \
+                 FROM lead_fact WHERE created_day >= $1 AND created_day <= $2 AND won_day IS NOT NULL \
+                 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10",
+            )
+            .bind(from)
+            .bind(to)
+            .bind(currency)
+            .bind(if by_day { 10_i32 } else { 7_i32 })
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    let kind: String = r.try_get("kind")?;
+                    Ok(LeadSum {
+                        kind: match kind.as_str() {
+                            "c" => LeadSumKind::Created,
+                            "w" => LeadSumKind::Won,
+                            _ => LeadSumKind::Cohort,
+                        },
+                        campaign_source: r.try_get("campaign_source")?,
+                        campaign_id: r.try_get("campaign_id")?,
+                        channel: r.try_get("channel")?,
+                        product: r.try_get("product")?,
+                        segment: r.try_get("segment")?,
+                        region: r.try_get("region")?,
+                        bucket: r.try_get("bucket")?,
+                        fx_day: r.try_get("fx_day")?,
+                        currency: r.try_get("currency")?,
+                        count: r.try_get("n")?,
+                        micros: r.try_get("micros")?,
                     })
                 })
                 .collect()
