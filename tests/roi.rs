@@ -12,8 +12,8 @@ use okno::figures::roi::{roi, roi_query, By, Figures, Grain, Period, Query, RoiE
 use okno_connector::rust_decimal::Decimal;
 use okno_connector::serde_json::value::RawValue;
 use okno_connector::{
-    AdAccount, AdSpend, Campaign, ClickId, ClickKind, Currency, FxRate, Lead, LeadEntity, Marks,
-    Record, SpendWindow, StageCategory,
+    AdAccount, AdSpend, Campaign, ClickId, ClickKind, Currency, Deleted, DeletedKind, FxRate, Lead,
+    LeadEntity, Marks, Record, SpendWindow, StageCategory,
 };
 
 fn d(s: &str) -> Decimal {
@@ -566,3 +566,71 @@ fn periods_name_quarters_iso_weeks_and_days() {
     assert_eq!(Grain::Week.label(day("2027-01-01")), "2026-W53");
     assert_eq!(Grain::Quarter.label(day("2026-04-01")), "2026-Q2");
 }
+
+fn entity(mut r: Record, deal: bool, converted_into: Option<&str>) -> Record {
+    if let Record::Lead(l) = &mut r {
+        if deal {
+            l.entity = LeadEntity::Deal;
+        }
+        l.converted_deal_id = converted_into.map(str::to_string);
+    }
+    r
+}
+
+store_test!(async fn changed_leads_update_their_facts_exactly_as_a_full_rebuild_would(store) {
+    load(&store, true).await;
+    // A Zoho lead Z1 (Brand) and a deal ZD1 (no marks, won 7,000 on 20 October) not yet linked:
+    // both count.
+    let zoho = vec![
+        lead("Z1", "2026-10-05T10:00:00Z", Some("Brand"), None, None),
+        entity(lead("ZD1", "2026-10-06T10:00:00Z", None, None, Some(("2026-10-20T10:00:00Z", "7000", "0", "RUB"))), true, None),
+    ];
+    store.commit_page("zoho", "leads", &zoho, None).await.unwrap();
+    let config = config();
+    let no_margin = chrono::Duration::zero();
+    let first = okno::figures::facts::refresh_with_margin(&store, &config, no_margin).await.unwrap();
+    assert_eq!(first.rebuilt, [("amo".to_string(), 5), ("zoho".to_string(), 2)]);
+    let oct = roi(&store, &config, &Period::parse("2026-10").unwrap(), By::Campaign).await.unwrap();
+    // Brand: B, C, Z1 created; C won 10,000. Unattributed: E and ZD1, ZD1 won 7,000.
+    let brand = find(&oct, "direct:701", "2026-10");
+    assert_eq!((brand.leads, brand.won, brand.revenue), (3, 1, d("10000")));
+    assert_eq!(find(&oct, "unattributed", "2026-10").leads, 2);
+
+    // B is won (1,500 on 28 October), E is deleted, Z1 converts into ZD1.
+    let amo = vec![
+        lead("B", "2026-10-15T10:00:00Z", Some("brand"), None, Some(("2026-10-28T10:00:00Z", "1500", "0", "RUB"))),
+        Record::Deleted(Deleted { kind: DeletedKind::Lead(LeadEntity::Lead), id: "E".into(), deleted_at: at("2026-11-03T10:00:00Z") }),
+    ];
+    store.commit_page("amo", "leads", &amo, None).await.unwrap();
+    // Zoho moves Modified_Time when it converts a lead.
+    let mut z1 = entity(lead("Z1", "2026-10-05T10:00:00Z", Some("Brand"), None, None), false, Some("ZD1"));
+    if let Record::Lead(l) = &mut z1 {
+        l.updated_at = at("2026-11-03T10:00:00Z");
+    }
+    let converted = vec![z1];
+    store.commit_page("zoho", "leads", &converted, None).await.unwrap();
+    let second = okno::figures::facts::refresh_with_margin(&store, &config, no_margin).await.unwrap();
+    assert!(second.rebuilt.is_empty(), "{second:?}");
+    // amo: B and E looked at; zoho: Z1 and the deal it converted into.
+    assert_eq!(second.updated, [("amo".to_string(), 2), ("zoho".to_string(), 2)]);
+    let incremental = (store.lead_facts("amo", None).await.unwrap(), store.lead_facts("zoho", None).await.unwrap());
+    assert_eq!(incremental.0.len(), 4, "E is gone");
+    assert_eq!(incremental.1.len(), 1, "Z1 and ZD1 are one lead now");
+    let z1 = &incremental.1[0];
+    assert_eq!((z1.lead_id.as_str(), z1.won_day, z1.revenue), ("Z1", Some(day("2026-10-20")), Some(d("7000"))));
+    // Brand in October: B, C, Z1 created; B 1,500, C 10,000 and Z1 7,000 won = 18,500.
+    let after = roi(&store, &config, &Period::parse("2026-10").unwrap(), By::Campaign).await.unwrap();
+    let brand = find(&after, "direct:701", "2026-10");
+    assert_eq!((brand.leads, brand.won, brand.revenue), (3, 3, d("18500")));
+    assert!(after.rows.iter().all(|r| r.key != "unattributed"), "{:?}", after.rows);
+
+    // A full rebuild (a new campaign nothing matches forces one) gives the same facts and sums.
+    store.commit_page("direct", "campaigns", &[campaign("brand-acc", "799", "Unused", "yandex_direct")], None).await.unwrap();
+    let full = okno::figures::facts::refresh(&store, &config).await.unwrap();
+    assert_eq!(full.rebuilt.len(), 2);
+    assert_eq!((store.lead_facts("amo", None).await.unwrap(), store.lead_facts("zoho", None).await.unwrap()), incremental);
+    let rebuilt = roi(&store, &config, &Period::parse("2026-10").unwrap(), By::Campaign).await.unwrap();
+    assert_eq!(rebuilt, after);
+    let cohort = roi_query(&store, &config, &Query { period: Period::parse("2026").unwrap(), grain: Grain::Quarter, by: By::Product }).await.unwrap();
+    assert_eq!(cohort.total.won_cohort, 5, "A, B, C, D and Z1 were created in the year and are won");
+});
