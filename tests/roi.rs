@@ -634,3 +634,51 @@ store_test!(async fn changed_leads_update_their_facts_exactly_as_a_full_rebuild_
     let cohort = roi_query(&store, &config, &Query { period: Period::parse("2026").unwrap(), grain: Grain::Quarter, by: By::Product }).await.unwrap();
     assert_eq!(cohort.total.won_cohort, 5, "A, B, C, D and Z1 were created in the year and are won");
 });
+
+#[test]
+fn vat_rates_are_read_sorted_and_mistakes_name_the_file_key_and_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("okno.toml");
+    std::fs::write(
+        &file,
+        "[report]\n[[report.vat]]\nfrom = \"2026-01-01\"\nrate = \"0.22\"\n\
+         [[report.vat]]\nfrom = \"2019-01-01\"\nrate = \"0.2\"\n",
+    )
+    .unwrap();
+    let config = okno::config::load_with_env(&file, &[]).unwrap().config;
+    let vat = &config.report.vat;
+    assert_eq!((vat[0].from, vat[1].rate), (day("2019-01-01"), d("0.22")));
+    assert_eq!(
+        okno::config::VatRate::on(vat, day("2025-12-31")),
+        Some(d("0.2"))
+    );
+    assert_eq!(
+        okno::config::VatRate::on(vat, day("2026-01-01")),
+        Some(d("0.22"))
+    );
+    // The default is Russia's two rates.
+    let default = okno::config::VatRate::russian_default();
+    assert_eq!(
+        okno::config::VatRate::on(&default, day("2026-06-01")),
+        Some(d("0.22"))
+    );
+
+    std::fs::write(
+        &file,
+        "[report]\n[[report.vat]]\nfrom = \"1 January\"\nrate = \"22%\"\n",
+    )
+    .unwrap();
+    let err = okno::config::load_with_env(&file, &[]).unwrap_err();
+    let keys: Vec<&str> = err.issues.iter().map(|i| i.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["report.vat[0].from", "report.vat[0].rate"],
+        "every mistake at once"
+    );
+    let issue = &err.issues[0];
+    assert_eq!(issue.file, file);
+    assert!(
+        issue.hint.as_deref().unwrap().contains("[[report.vat]]"),
+        "{issue}"
+    );
+}

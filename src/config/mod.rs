@@ -266,27 +266,29 @@ fn vat_rates(entries: &[serde_json::Value], issues: &mut Issues) -> Vec<VatRate>
             .and_then(|v| v.as_str())
             .and_then(|t| t.trim().parse::<Decimal>().ok())
             .filter(|r| *r >= Decimal::ZERO && *r < Decimal::ONE);
-        match (from, rate) {
-            (None, _) => issues.push(
+        if from.is_none() {
+            issues.push(
                 format!("{key}.from"),
                 "must be the first day of the rate as \"YYYY-MM-DD\"",
                 fix(),
-            ),
-            (_, None) => issues.push(
+            );
+        }
+        if rate.is_none() {
+            issues.push(
                 format!("{key}.rate"),
                 "must be a rate from 0 to 1 written as a string",
                 fix(),
-            ),
-            (Some(from), Some(rate)) => {
-                if out.iter().any(|r| r.from == from) {
-                    issues.push(
-                        format!("{key}.from"),
-                        format!("{from} is the start of another rate too"),
-                        Some("keep one [[report.vat]] per starting day".into()),
-                    );
-                } else {
-                    out.push(VatRate { from, rate });
-                }
+            );
+        }
+        if let (Some(from), Some(rate)) = (from, rate) {
+            if out.iter().any(|r| r.from == from) {
+                issues.push(
+                    format!("{key}.from"),
+                    format!("{from} is the start of another rate too"),
+                    Some("keep one [[report.vat]] per starting day".into()),
+                );
+            } else {
+                out.push(VatRate { from, rate });
             }
         }
     }

@@ -22,8 +22,9 @@ use crate::config::Config;
 use crate::store::{micros, FactState, LeadFact, LeadMonthKey, Store, StoreError, StoredLead};
 
 /// How far before the last build's start changed leads are looked for: a page stamps its rows
-/// when it begins and may commit a little later.
-const LATE_PAGE_MARGIN_MINUTES: i64 = 10;
+/// before it begins (and on SQLite may wait up to the 10 s busy timeout for the write lock), so
+/// it can commit after a build started reading with rows stamped a little earlier.
+const LATE_PAGE_MARGIN_MINUTES: i64 = 2;
 
 /// What a refresh did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
