@@ -682,3 +682,19 @@ fn vat_rates_are_read_sorted_and_mistakes_name_the_file_key_and_fix() {
         "{issue}"
     );
 }
+
+store_test!(async fn an_update_computed_from_stale_facts_writes_nothing(store) {
+    load(&store, true).await;
+    let config = config();
+    okno::figures::facts::refresh(&store, &config).await.unwrap();
+    let facts = store.lead_facts("amo", None).await.unwrap();
+    let current = store.fact_state("amo").await.unwrap().unwrap();
+    // Another refresh got there first: the state these deltas were computed from is gone.
+    let stale = okno::store::FactState { leads_state: Some("(0, None)".into()), ..current.clone() };
+    let applied = store
+        .update_facts("amo", &[("lead".into(), "B".into())], &[], &[], &stale, &current)
+        .await
+        .unwrap();
+    assert!(!applied);
+    assert_eq!(store.lead_facts("amo", None).await.unwrap(), facts, "B's fact is still there");
+});

@@ -83,12 +83,16 @@ pub async fn refresh_with_margin(
             leads_state: Some(leads_state),
             leads_since: Some(started),
         };
-        match built.and_then(|b| b.leads_since).filter(|_| same_shared) {
-            Some(since) => {
-                let since = since - margin;
-                let n = update(store, config, a, &source, since, &state).await?;
-                tracing::info!(source = %source, leads = n, "lead facts updated");
-                out.updated.push((source, n));
+        match built.filter(|b| same_shared && b.leads_since.is_some() && b.leads_state.is_some()) {
+            Some(previous) => {
+                match update(store, config, a, &source, margin, &previous, &state).await? {
+                    Some(n) => {
+                        tracing::info!(source = %source, leads = n, "lead facts updated");
+                        out.updated.push((source, n));
+                    }
+                    // Another refresh updated them meanwhile: they are as current as this one.
+                    None => out.current += 1,
+                }
             }
             None => {
                 let rows = store.leads(&source).await?;
@@ -103,17 +107,22 @@ pub async fn refresh_with_margin(
     Ok(out)
 }
 
-/// Attributes again the leads of `source` synced since `since` and those paired with them;
-/// returns how many records' facts were replaced.
+/// Attributes again the leads of `source` synced since the `previous` build began (less
+/// `margin`) and those paired with them; returns how many records' facts were replaced, or
+/// `None` when another refresh changed the facts meanwhile.
 async fn update(
     store: &Store,
     config: &Config,
     a: &Attributor,
     source: &str,
-    since: chrono::DateTime<Utc>,
+    margin: Duration,
+    previous: &FactState,
     state: &FactState,
-) -> Result<usize, StoreError> {
-    let changed = store.leads_synced_since(source, since).await?;
+) -> Result<Option<usize>, StoreError> {
+    let Some(since) = previous.leads_since else {
+        return Ok(None);
+    };
+    let changed = store.leads_synced_since(source, since - margin).await?;
     // The records whose facts may change: the changed ones, the deal a changed lead converted
     // into (it stops or starts counting on its own), and the leads converted into a changed
     // deal (their won state and amount are the deal's).
@@ -169,10 +178,10 @@ async fn update(
     let new = facts_of(config, a, &context, Some(&key_set));
     let old = store.lead_facts(source, Some(&keys)).await?;
     let deltas = month_sums(config, &new, &old);
-    store
-        .update_facts(source, &keys, &new, &deltas, state)
+    let applied = store
+        .update_facts(source, &keys, &new, &deltas, previous, state)
         .await?;
-    Ok(keys.len())
+    Ok(applied.then_some(keys.len()))
 }
 
 /// The facts of the counted leads among `rows` (of `only` those keys when given).

@@ -1502,25 +1502,27 @@ impl Store {
 
     /// Replaces the facts of the leads `keys` (entity, lead_id) by `rows` (some may be gone:
     /// deleted or now counted through another record) and adds `deltas` (key, leads, micros)
-    /// to the monthly sums, in one transaction.
+    /// to the monthly sums, in one transaction, if the facts are still built from `previous`;
+    /// `false` (nothing written) when another refresh changed them meanwhile.
+    #[allow(clippy::too_many_arguments)]
     pub async fn update_facts(
         &self,
         source: &str,
         keys: &[(String, String)],
         rows: &[LeadFact],
         deltas: &[(LeadMonthKey, i64, i64)],
+        previous: &FactState,
         state: &FactState,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let now = Utc::now();
-        match &self.pool {
+        Ok(match &self.pool {
             Pool::Sqlite(p) => {
-                sqlite_q::update_facts(p, source, keys, rows, deltas, state, now).await?
+                sqlite_q::update_facts(p, source, keys, rows, deltas, previous, state, now).await?
             }
             Pool::Postgres(p) => {
-                pg_q::update_facts(p, source, keys, rows, deltas, state, now).await?
+                pg_q::update_facts(p, source, keys, rows, deltas, previous, state, now).await?
             }
-        }
-        Ok(())
+        })
     }
 
     /// The lead facts of a source (of the leads `keys` when given), by entity and id.

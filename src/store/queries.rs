@@ -992,6 +992,9 @@ macro_rules! define_queries {
             now: DateTime<Utc>,
         ) -> Result<(), sqlx::Error> {
             let mut tx = begin_page(pool).await?;
+            // The state row first: a concurrent rebuild of the source waits here, then deletes
+            // what this one wrote.
+            save_fact_state(&mut tx, source, state, now).await?;
             for table in ["lead_fact", "lead_month"] {
                 // `table` is one of the two literals above.
                 sqlx::query(&format!("DELETE FROM {table} WHERE source = $1"))
@@ -1001,20 +1004,38 @@ macro_rules! define_queries {
             }
             insert_facts(&mut tx, source, rows).await?;
             add_lead_months(&mut tx, source, sums, true).await?;
-            save_fact_state(&mut tx, source, state, now).await?;
             tx.commit().await
         }
 
+        #[allow(clippy::too_many_arguments)]
         pub(super) async fn update_facts(
             pool: &Pool<$db>,
             source: &str,
             keys: &[(String, String)],
             rows: &[LeadFact],
             deltas: &[(LeadMonthKey, i64, i64)],
+            previous: &FactState,
             state: &FactState,
             now: DateTime<Utc>,
-        ) -> Result<(), sqlx::Error> {
+        ) -> Result<bool, sqlx::Error> {
             let mut tx = begin_page(pool).await?;
+            // Deltas must apply once: take the state row (a concurrent updater waits here) and
+            // go on only if the facts are still as they were when the deltas were computed.
+            let unchanged = sqlx::query(
+                "UPDATE fact_state SET built_at = $1 WHERE source = $2 AND fingerprint = $3 \
+                 AND leads_state = $4",
+            )
+            .bind(now)
+            .bind(source)
+            .bind(&previous.fingerprint)
+            .bind(&previous.leads_state)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if unchanged == 0 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
             for chunk in keys.chunks(CHUNK) {
                 let mut q: QueryBuilder<$db> =
                     QueryBuilder::new("DELETE FROM lead_fact WHERE source = ");
@@ -1027,7 +1048,8 @@ macro_rules! define_queries {
             insert_facts(&mut tx, source, rows).await?;
             add_lead_months(&mut tx, source, deltas, false).await?;
             save_fact_state(&mut tx, source, state, now).await?;
-            tx.commit().await
+            tx.commit().await?;
+            Ok(true)
         }
 
         pub(super) async fn lead_facts(
