@@ -26,7 +26,9 @@ use crate::fx::{MissingRate, Rates};
 use crate::store::{LeadSum, LeadSumKind, SpendSum, Store, StoreError};
 
 /// What rows group by. Spend follows a row only where the dimension is one spend has
-/// (campaign, channel); see [`By::splits_spend`].
+/// (campaign, channel); see [`By::splits_spend`]. Every key is made in [`By::spend_key`] and
+/// `By::lead_key`, so a dimension derived from the channel (a team, through the people
+/// configuration's channel → team map) is a variant there and splits spend like `Channel`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum By {
     Campaign,
