@@ -13,7 +13,7 @@
 //! segment or region: rows by those carry no spend and `None` for every spend-based ratio,
 //! while the total keeps all spend.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use chrono::{Datelike, Duration, NaiveDate, Weekday};
 use okno_connector::rust_decimal::Decimal;
@@ -473,6 +473,9 @@ impl Converter {
 /// The bucket of a sum's label: a day (`YYYY-MM-DD`) or a whole month (`YYYY-MM`, only read
 /// when the grain is a month or longer, so its first day labels it right).
 fn bucket_of(grain: Grain, label: &str) -> String {
+    if grain == Grain::Month && label.len() == 7 {
+        return label.to_string();
+    }
     let day = if label.len() == 7 {
         NaiveDate::parse_from_str(&format!("{label}-01"), "%Y-%m-%d")
     } else {
@@ -575,10 +578,10 @@ pub async fn roi_query(store: &Store, config: &Config, q: &Query) -> Result<Repo
     };
     let (spend, leads) = read_sums(store, config, q).await?;
 
-    let mut rows: BTreeMap<(String, String), Row> = BTreeMap::new();
+    let mut rows: HashMap<(String, String), Row> = HashMap::new();
     let mut total = Figures::default();
     fn row<'a>(
-        rows: &'a mut BTreeMap<(String, String), Row>,
+        rows: &'a mut HashMap<(String, String), Row>,
         key: String,
         channel: Option<&str>,
         bucket: String,
@@ -659,7 +662,8 @@ pub async fn roi_query(store: &Store, config: &Config, q: &Query) -> Result<Repo
         missing.sort_by_key(|m| (m.date, m.from.to_string()));
         return Err(RoiError::MissingRates(missing));
     }
-    let rows: Vec<Row> = rows.into_values().collect();
+    let mut rows: Vec<Row> = rows.into_values().collect();
+    rows.sort_unstable_by(|a, b| (&a.key, &a.month).cmp(&(&b.key, &b.month)));
     for r in &rows {
         let spend_unknown = r.figures.spend_unknown;
         let mut f = r.figures.clone();

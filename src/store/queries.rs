@@ -2267,10 +2267,12 @@ macro_rules! define_queries {
                 }
             }
             q.push(" ORDER BY entity, lead_id");
-            let rows = q.build().fetch_all(pool).await?;
-            rows.iter()
-                .map(|r| {
-                    Ok(StoredLead {
+            // Streamed: a million leads are not held twice (as rows and as leads).
+            use futures::TryStreamExt;
+            let mut rows = q.build().fetch(pool);
+            let mut out = Vec::new();
+            while let Some(r) = rows.try_next().await? {
+                out.push(StoredLead {
                         entity: r.try_get("entity")?,
                         lead_id: r.try_get("lead_id")?,
                         name: r.try_get("name")?,
@@ -2300,9 +2302,9 @@ macro_rules! define_queries {
                         region: r.try_get("region")?,
                         converted_deal_id: r.try_get("converted_deal_id")?,
                         deleted_at: r.try_get("deleted_at")?,
-                    })
-                })
-                .collect()
+                });
+            }
+            Ok(out)
         }
 
         pub(super) async fn stages(
