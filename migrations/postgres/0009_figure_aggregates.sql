@@ -6,7 +6,8 @@
 -- them through a SpendWindow) marks its (source, account, month) in spend_month_dirty, bumping
 -- version; a report first recomputes the marked months and clears a mark only if its version
 -- did not move meanwhile. max_day is the last day with a row (provisional when on or after the
--- account's provisional_from).
+-- account's provisional_from). Keyed by month first, so a report's months are one range of
+-- the key.
 CREATE TABLE spend_month (
     source       TEXT NOT NULL,
     account_id   TEXT NOT NULL,
@@ -19,9 +20,8 @@ CREATE TABLE spend_month (
     clicks       BIGINT NOT NULL,
     max_day      DATE NOT NULL,
     day_rows     BIGINT NOT NULL,
-    PRIMARY KEY (source, account_id, month, campaign_id, currency, vat_included)
+    PRIMARY KEY (month, source, account_id, campaign_id, currency, vat_included)
 );
-CREATE INDEX spend_month_month ON spend_month (month);
 
 CREATE TABLE spend_month_dirty (
     source     TEXT NOT NULL,
@@ -34,14 +34,15 @@ INSERT INTO spend_month_dirty (source, account_id, month, version)
     SELECT DISTINCT source, account_id, substr(CAST(spend_date AS TEXT), 1, 7), 1 FROM ad_spend_daily;
 
 -- lead_fact summed per month, maintained with the facts (rebuilt with them, or changed by the
--- difference when only some leads changed). kind: 'c' leads created in `month`; 'w' leads won
--- in `month` with their revenue; 'h' (cohort) leads created in `month` and won by now, with their
--- revenue. fx_day is the won day where the revenue's currency is not the reporting currency the
--- facts were built for (so it can be converted at that day's rate), else ''. Empty text stands
--- for none in every key column, so the key can be a primary key on both backends.
+-- difference when only some leads changed): per attribution, product, segment and region,
+-- `leads` created in `month`; `won` in `month` with their revenue (`won_micros`); and the
+-- cohort: leads created in `month` and won by now, with their revenue. Revenue in another
+-- currency than the reporting one the facts were built for keeps its won day (`fx_day`) and
+-- `currency`, so it can be converted at that day's rate; in the reporting currency both are ''.
+-- Empty text stands for none in every key column, so the key can be a primary key on both
+-- backends.
 CREATE TABLE lead_month (
     source          TEXT NOT NULL,
-    kind            TEXT NOT NULL,
     month           TEXT NOT NULL,
     campaign_source TEXT NOT NULL,
     campaign_id     TEXT NOT NULL,
@@ -51,12 +52,14 @@ CREATE TABLE lead_month (
     region          TEXT NOT NULL,
     fx_day          TEXT NOT NULL,
     currency        TEXT NOT NULL,
-    n               BIGINT NOT NULL,
-    micros          BIGINT NOT NULL,
-    PRIMARY KEY (source, kind, month, campaign_source, campaign_id, channel, product, segment,
-                 region, fx_day, currency)
+    leads           BIGINT NOT NULL,
+    won             BIGINT NOT NULL,
+    won_micros      BIGINT NOT NULL,
+    cohort          BIGINT NOT NULL,
+    cohort_micros   BIGINT NOT NULL,
+    PRIMARY KEY (month, source, campaign_source, campaign_id, channel, product, segment, region,
+                 fx_day, currency)
 );
-CREATE INDEX lead_month_month ON lead_month (month);
 
 -- What the facts were built from, split so a change of leads alone is applied incrementally:
 -- fingerprint covers rules, zone, currency, campaigns and click ids; leads_state the source's

@@ -19,7 +19,9 @@ use sha2::{Digest, Sha256};
 use super::attribution::{Attributed, Attributor};
 use super::{attributor, counted_leads, revenue, touch};
 use crate::config::Config;
-use crate::store::{micros, FactState, LeadFact, LeadMonthKey, Store, StoreError, StoredLead};
+use crate::store::{
+    micros, FactState, LeadFact, LeadMonthCounts, LeadMonthKey, Store, StoreError, StoredLead,
+};
 
 /// How far before the last build's start changed leads are looked for: a page stamps its rows
 /// before it begins (and on SQLite may wait up to the 10 s busy timeout for the write lock), so
@@ -239,61 +241,58 @@ fn facts_of(
 }
 
 /// The `lead_month` rows of `add` less those of `remove`, without the keys that net to
-/// nothing. A fact counts once as created in its creation month and, when won, once as won in
-/// its won month and once in its creation month's cohort; revenue in another currency than
-/// the reporting one keeps its won day for conversion.
+/// nothing. A fact counts as a lead in its creation month and, when won, as won (with revenue)
+/// in its won month and in its creation month's cohort; revenue in another currency than the
+/// reporting one keeps its won day and currency for conversion.
 fn month_sums(
     config: &Config,
     add: &[LeadFact],
     remove: &[LeadFact],
-) -> Vec<(LeadMonthKey, i64, i64)> {
+) -> Vec<(LeadMonthKey, LeadMonthCounts)> {
     let rep = config.report.currency.as_str();
-    let mut sums: BTreeMap<LeadMonthKey, (i64, i64)> = BTreeMap::new();
+    let mut sums: BTreeMap<LeadMonthKey, LeadMonthCounts> = BTreeMap::new();
     let text = |v: &Option<String>| v.clone().unwrap_or_default();
     for (facts, sign) in [(add, 1_i64), (remove, -1_i64)] {
         for f in facts {
-            let key = |kind: &'static str, month: String, fx_day: String, currency: String| {
-                LeadMonthKey {
-                    kind,
-                    month,
-                    campaign_source: text(&f.campaign_source),
-                    campaign_id: text(&f.campaign_id),
-                    channel: text(&f.channel),
-                    product: text(&f.product),
-                    segment: text(&f.segment),
-                    region: text(&f.region),
-                    fx_day,
-                    currency,
-                }
+            let key = |month: String, fx_day: String, currency: String| LeadMonthKey {
+                month,
+                campaign_source: text(&f.campaign_source),
+                campaign_id: text(&f.campaign_id),
+                channel: text(&f.channel),
+                product: text(&f.product),
+                segment: text(&f.segment),
+                region: text(&f.region),
+                fx_day,
+                currency,
             };
             let created = f.created_day.format("%Y-%m").to_string();
-            let e = sums
-                .entry(key("c", created.clone(), String::new(), String::new()))
-                .or_default();
-            e.0 += sign;
+            sums.entry(key(created.clone(), String::new(), String::new()))
+                .or_default()[0] += sign;
             if let Some(won) = f.won_day {
-                let currency = text(&f.currency);
-                let fx_day = if currency == rep {
-                    String::new()
-                } else {
-                    won.format("%Y-%m-%d").to_string()
+                let (fx_day, currency) = match f.currency.as_deref() {
+                    Some(c) if c == rep => (String::new(), String::new()),
+                    c => (
+                        won.format("%Y-%m-%d").to_string(),
+                        c.unwrap_or_default().to_string(),
+                    ),
                 };
                 let m = f.revenue_micros.unwrap_or(0) * sign;
-                for (kind, month) in [
-                    ("w", won.format("%Y-%m").to_string()),
-                    ("h", created.clone()),
-                ] {
-                    let e = sums
-                        .entry(key(kind, month, fx_day.clone(), currency.clone()))
-                        .or_default();
-                    e.0 += sign;
-                    e.1 += m;
-                }
+                let w = sums
+                    .entry(key(
+                        won.format("%Y-%m").to_string(),
+                        fx_day.clone(),
+                        currency.clone(),
+                    ))
+                    .or_default();
+                w[1] += sign;
+                w[2] += m;
+                let h = sums.entry(key(created, fx_day, currency)).or_default();
+                h[3] += sign;
+                h[4] += m;
             }
         }
     }
     sums.into_iter()
-        .filter(|(_, (n, m))| *n != 0 || *m != 0)
-        .map(|(k, (n, m))| (k, n, m))
+        .filter(|(_, n)| n.iter().any(|v| *v != 0))
         .collect()
 }

@@ -23,7 +23,7 @@ use super::table::{self, int, money, money_opt, text, Cell, Column, Kind, Table}
 use crate::config::budgets::LineKind;
 use crate::config::{Config, VatRate};
 use crate::fx::{MissingRate, Rates};
-use crate::store::{LeadSum, LeadSumKind, SpendSum, Store, StoreError};
+use crate::store::{LeadSum, SpendSum, Store, StoreError};
 
 /// What rows group by. Spend follows a row only where the dimension is one spend has
 /// (campaign, channel); see [`By::splits_spend`]. Every key is made in [`By::spend_key`] and
@@ -626,12 +626,18 @@ pub async fn roi_query(store: &Store, config: &Config, q: &Query) -> Result<Repo
         f.provisional |= s.provisional;
     }
     for l in &leads {
-        let revenue = match &l.currency {
-            Some(c) if l.kind != LeadSumKind::Created => {
-                conv.convert(store, Decimal::new(l.micros, 6), c, l.fx_day)
-                    .await?
-            }
-            _ => Decimal::ZERO,
+        // Revenue without a currency is in the reporting one.
+        let (won_revenue, cohort_revenue) = match &l.currency {
+            Some(c) => (
+                conv.convert(store, Decimal::new(l.won_micros, 6), c, l.fx_day)
+                    .await?,
+                conv.convert(store, Decimal::new(l.cohort_micros, 6), c, l.fx_day)
+                    .await?,
+            ),
+            None => (
+                Decimal::new(l.won_micros, 6),
+                Decimal::new(l.cohort_micros, 6),
+            ),
         };
         let key = q.by.lead_key(l);
         let channel = match q.by {
@@ -640,21 +646,17 @@ pub async fn roi_query(store: &Store, config: &Config, q: &Query) -> Result<Repo
         };
         let bucket = bucket_of(q.grain, &l.bucket);
         let f = &mut row(&mut rows, key, channel, bucket, spend_unknown).figures;
-        match l.kind {
-            LeadSumKind::Created => f.leads += l.count,
-            LeadSumKind::Won => {
-                f.won += l.count;
-                f.revenue += revenue;
-                match margin_of(config, l.product.as_deref()) {
-                    Some(m) => f.gross_profit += revenue * m,
-                    None => f.margin_missing = true,
-                }
-            }
-            LeadSumKind::Cohort => {
-                f.won_cohort += l.count;
-                f.revenue_cohort += revenue;
+        f.leads += l.leads;
+        if l.won != 0 {
+            f.won += l.won;
+            f.revenue += won_revenue;
+            match margin_of(config, l.product.as_deref()) {
+                Some(m) => f.gross_profit += won_revenue * m,
+                None => f.margin_missing = true,
             }
         }
+        f.won_cohort += l.cohort;
+        f.revenue_cohort += cohort_revenue;
     }
     let overhead = overhead(store, config, &q.period, &mut conv).await?;
     if !conv.missing.is_empty() {

@@ -442,43 +442,33 @@ pub struct SpendSum {
     pub clicks: i64,
 }
 
-/// What a [`LeadSum`] counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LeadSumKind {
-    /// Leads created in the bucket.
-    Created,
-    /// Leads won in the bucket, with their revenue.
-    Won,
-    /// Leads created in the bucket and won by now, with their revenue (the cohort view).
-    Cohort,
-}
-
-/// Leads of one attribution and product/segment/region per day or month, from the lead facts.
+/// Leads of one attribution and product/segment/region per day or month: created there, won
+/// there (with revenue), and created there and won by now (the cohort, with revenue).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LeadSum {
-    pub kind: LeadSumKind,
     pub campaign_source: Option<String>,
     pub campaign_id: Option<String>,
     pub channel: Option<String>,
     pub product: Option<String>,
     pub segment: Option<String>,
     pub region: Option<String>,
-    /// `YYYY-MM-DD` or `YYYY-MM`: the created day for `Created`/`Cohort`, the won day for `Won`.
+    /// `YYYY-MM-DD` or `YYYY-MM`.
     pub bucket: String,
-    /// The won day, when the revenue needs converting.
+    /// The won day, when the revenue is in another currency than the reporting one.
     pub fx_day: Option<NaiveDate>,
+    /// The revenue's currency; `None`: the reporting currency.
     pub currency: Option<String>,
-    /// Leads (`Created`) or won leads (`Won`, `Cohort`).
-    pub count: i64,
-    pub micros: i64,
+    pub leads: i64,
+    pub won: i64,
+    pub won_micros: i64,
+    pub cohort: i64,
+    pub cohort_micros: i64,
 }
 
-/// One row of `lead_month` (migrations/*/0009): a sum of lead facts. Key columns hold `""`
-/// for none; `kind` is `c` (created in `month`), `w` (won in `month`) or `h` (created in
-/// `month`, won by now).
+/// The key of one `lead_month` row (migrations/*/0009); `""` stands for none, and `fx_day` and
+/// `currency` are `""` for revenue in the reporting currency the facts were built for.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct LeadMonthKey {
-    pub kind: &'static str,
     pub month: String,
     pub campaign_source: String,
     pub campaign_id: String,
@@ -489,6 +479,10 @@ pub struct LeadMonthKey {
     pub fx_day: String,
     pub currency: String,
 }
+
+/// The counts of one `lead_month` row: leads created, won, won revenue in millionths, cohort
+/// (created and won by now), cohort revenue in millionths.
+pub type LeadMonthCounts = [i64; 5];
 
 /// Which leads `select_leads` reads.
 pub(crate) enum LeadFilter<'a> {
@@ -1489,7 +1483,7 @@ impl Store {
         &self,
         source: &str,
         rows: &[LeadFact],
-        sums: &[(LeadMonthKey, i64, i64)],
+        sums: &[(LeadMonthKey, LeadMonthCounts)],
         state: &FactState,
     ) -> Result<(), StoreError> {
         let now = Utc::now();
@@ -1501,7 +1495,7 @@ impl Store {
     }
 
     /// Replaces the facts of the leads `keys` (entity, lead_id) by `rows` (some may be gone:
-    /// deleted or now counted through another record) and adds `deltas` (key, leads, micros)
+    /// deleted or now counted through another record) and adds `deltas` (key, counts)
     /// to the monthly sums, in one transaction, if the facts are still built from `previous`;
     /// `false` (nothing written) when another refresh changed them meanwhile.
     #[allow(clippy::too_many_arguments)]
@@ -1510,7 +1504,7 @@ impl Store {
         source: &str,
         keys: &[(String, String)],
         rows: &[LeadFact],
-        deltas: &[(LeadMonthKey, i64, i64)],
+        deltas: &[(LeadMonthKey, LeadMonthCounts)],
         previous: &FactState,
         state: &FactState,
     ) -> Result<bool, StoreError> {

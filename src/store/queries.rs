@@ -42,8 +42,8 @@ macro_rules! define_queries {
 
         use super::queries::{clean, clean_opt, CHUNK};
         use super::{
-            AccountState, Batch, FactState, InboxRow, LeadFact, LeadFilter, LeadMonthKey, LeadSum,
-            LeadSumKind, LeadTotal, NewDelivery, RunOutcome, RunRow, SpendSum, SpendTotal, StateRow, StoredCampaign, StoredLead, StoredRate, StoredSpend, StoredTask,
+            AccountState, Batch, FactState, InboxRow, LeadFact, LeadFilter, LeadMonthCounts, LeadMonthKey,
+            LeadSum, LeadTotal, NewDelivery, RunOutcome, RunRow, SpendSum, SpendTotal, StateRow, StoredCampaign, StoredLead, StoredRate, StoredSpend, StoredTask,
             StoredTicket, TokenRow, TokenState,
         };
 
@@ -919,17 +919,17 @@ macro_rules! define_queries {
         async fn add_lead_months(
             tx: &mut Tx<'_>,
             source: &str,
-            sums: &[(LeadMonthKey, i64, i64)],
+            sums: &[(LeadMonthKey, LeadMonthCounts)],
             fresh: bool,
         ) -> Result<(), sqlx::Error> {
             for chunk in sums.chunks(CHUNK) {
                 let mut q: QueryBuilder<$db> = QueryBuilder::new(
-                    "INSERT INTO lead_month (source, kind, month, campaign_source, campaign_id, \
-                     channel, product, segment, region, fx_day, currency, n, micros) ",
+                    "INSERT INTO lead_month (source, month, campaign_source, campaign_id, \
+                     channel, product, segment, region, fx_day, currency, leads, won, won_micros, \
+                     cohort, cohort_micros) ",
                 );
-                q.push_values(chunk, |mut b, (k, n, m)| {
+                q.push_values(chunk, |mut b, (k, n)| {
                     b.push_bind(source)
-                        .push_bind(k.kind)
                         .push_bind(&k.month)
                         .push_bind(&k.campaign_source)
                         .push_bind(&k.campaign_id)
@@ -939,20 +939,30 @@ macro_rules! define_queries {
                         .push_bind(&k.region)
                         .push_bind(&k.fx_day)
                         .push_bind(&k.currency)
-                        .push_bind(*n)
-                        .push_bind(*m);
+                        .push_bind(n[0])
+                        .push_bind(n[1])
+                        .push_bind(n[2])
+                        .push_bind(n[3])
+                        .push_bind(n[4]);
                 });
                 if !fresh {
                     q.push(
-                        " ON CONFLICT (source, kind, month, campaign_source, campaign_id, channel, \
+                        " ON CONFLICT (month, source, campaign_source, campaign_id, channel, \
                          product, segment, region, fx_day, currency) DO UPDATE SET \
-                         n = lead_month.n + excluded.n, micros = lead_month.micros + excluded.micros",
+                         leads = lead_month.leads + excluded.leads, \
+                         won = lead_month.won + excluded.won, \
+                         won_micros = lead_month.won_micros + excluded.won_micros, \
+                         cohort = lead_month.cohort + excluded.cohort, \
+                         cohort_micros = lead_month.cohort_micros + excluded.cohort_micros",
                     );
                 }
                 q.build().persistent(true).execute(&mut **tx).await?;
             }
             if !fresh && !sums.is_empty() {
-                sqlx::query("DELETE FROM lead_month WHERE source = $1 AND n = 0")
+                sqlx::query(
+                    "DELETE FROM lead_month WHERE source = $1 AND leads = 0 AND won = 0 \
+                     AND won_micros = 0 AND cohort = 0 AND cohort_micros = 0",
+                )
                     .bind(source)
                     .execute(&mut **tx)
                     .await?;
@@ -987,7 +997,7 @@ macro_rules! define_queries {
             pool: &Pool<$db>,
             source: &str,
             rows: &[LeadFact],
-            sums: &[(LeadMonthKey, i64, i64)],
+            sums: &[(LeadMonthKey, LeadMonthCounts)],
             state: &FactState,
             now: DateTime<Utc>,
         ) -> Result<(), sqlx::Error> {
@@ -1013,7 +1023,7 @@ macro_rules! define_queries {
             source: &str,
             keys: &[(String, String)],
             rows: &[LeadFact],
-            deltas: &[(LeadMonthKey, i64, i64)],
+            deltas: &[(LeadMonthKey, LeadMonthCounts)],
             previous: &FactState,
             state: &FactState,
             now: DateTime<Utc>,
@@ -1039,10 +1049,8 @@ macro_rules! define_queries {
             for chunk in keys.chunks(CHUNK) {
                 let mut q: QueryBuilder<$db> =
                     QueryBuilder::new("DELETE FROM lead_fact WHERE source = ");
-                q.push_bind(source).push(" AND (entity, lead_id) IN ");
-                q.push_tuples(chunk, |mut b, (e, id)| {
-                    b.push_bind(e.as_str()).push_bind(id.as_str());
-                });
+                q.push_bind(source);
+                push_keys(&mut q, chunk);
                 q.build().execute(&mut *tx).await?;
             }
             insert_facts(&mut tx, source, rows).await?;
@@ -1050,6 +1058,34 @@ macro_rules! define_queries {
             save_fact_state(&mut tx, source, state, now).await?;
             tx.commit().await?;
             Ok(true)
+        }
+
+        /// ` AND ((entity = 'lead' AND lead_id IN (...)) OR (entity = 'deal' AND ...))`: a form
+        /// both backends answer from the primary key (a row-value IN list makes PostgreSQL
+        /// scan the table).
+        fn push_keys<'a>(q: &mut QueryBuilder<'a, $db>, keys: &'a [(String, String)]) {
+            let mut groups: std::collections::BTreeMap<&'a str, Vec<&'a str>> =
+                std::collections::BTreeMap::new();
+            for (e, id) in keys {
+                groups.entry(e.as_str()).or_default().push(id.as_str());
+            }
+            if groups.is_empty() {
+                q.push(" AND FALSE");
+                return;
+            }
+            q.push(" AND (");
+            for (i, (entity, ids)) in groups.into_iter().enumerate() {
+                if i > 0 {
+                    q.push(" OR ");
+                }
+                q.push("(entity = ").push_bind(entity).push(" AND lead_id IN (");
+                let mut sep = q.separated(", ");
+                for id in ids {
+                    sep.push_bind(id);
+                }
+                q.push("))");
+            }
+            q.push(")");
         }
 
         pub(super) async fn lead_facts(
@@ -1070,10 +1106,7 @@ macro_rules! define_queries {
                 );
                 q.push_bind(source);
                 if let Some(chunk) = chunk {
-                    q.push(" AND (entity, lead_id) IN ");
-                    q.push_tuples(chunk, |mut b, (e, id)| {
-                        b.push_bind(e.as_str()).push_bind(id.as_str());
-                    });
+                    push_keys(&mut q, chunk);
                 }
                 q.push(" ORDER BY entity, lead_id");
                 for r in q.build().fetch_all(pool).await? {
@@ -1345,17 +1378,34 @@ macro_rules! define_queries {
             currency: &str,
             vat_days: bool,
         ) -> Result<(Vec<SpendSum>, Vec<(String, String, NaiveDate, NaiveDate)>), sqlx::Error> {
+            // Channels and provisional days come from the small tables, joined here rather
+            // than looked up once per row in SQL.
+            let mut channels: std::collections::HashMap<(String, String, String), String> =
+                std::collections::HashMap::new();
+            for r in sqlx::query("SELECT source, account_id, campaign_id, channel FROM campaign")
+                .fetch_all(pool)
+                .await?
+            {
+                channels.insert(
+                    (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?),
+                    r.try_get(3)?,
+                );
+            }
+            let mut provisional_from: std::collections::HashMap<(String, String), NaiveDate> =
+                std::collections::HashMap::new();
+            for r in sqlx::query(
+                "SELECT source, account_id, provisional_from FROM ad_account \
+                 WHERE provisional_from IS NOT NULL",
+            )
+            .fetch_all(pool)
+            .await?
+            {
+                provisional_from.insert((r.try_get(0)?, r.try_get(1)?), r.try_get(2)?);
+            }
             let rows = sqlx::query(
-                "SELECT m.source, m.account_id, m.month, m.campaign_id, \
-                 COALESCE(c.channel, m.source) AS channel, m.currency, m.vat_included, \
-                 CASE WHEN a.provisional_from IS NOT NULL AND m.max_day >= a.provisional_from \
-                     THEN 1 ELSE 0 END AS provisional, \
-                 m.cost_micros, m.impressions, m.clicks \
-                 FROM spend_month m \
-                 LEFT JOIN campaign c ON c.source = m.source AND c.account_id = m.account_id \
-                     AND c.campaign_id = m.campaign_id \
-                 LEFT JOIN ad_account a ON a.source = m.source AND a.account_id = m.account_id \
-                 WHERE m.month >= $1 AND m.month <= $2",
+                "SELECT source, account_id, month, campaign_id, currency, vat_included, max_day, \
+                 cost_micros, impressions, clicks FROM spend_month \
+                 WHERE month >= $1 AND month <= $2",
             )
             .bind(from)
             .bind(to)
@@ -1365,25 +1415,35 @@ macro_rules! define_queries {
             let mut need: std::collections::BTreeSet<(String, String, String)> =
                 std::collections::BTreeSet::new();
             for r in &rows {
-                let cur: String = r.try_get("currency")?;
-                let vat: bool = r.try_get("vat_included")?;
-                let month: String = r.try_get("month")?;
+                let source: String = r.try_get(0)?;
+                let account: String = r.try_get(1)?;
+                let month: String = r.try_get(2)?;
+                let cur: String = r.try_get(4)?;
+                let vat: bool = r.try_get(5)?;
                 if cur != currency || (vat && vat_days) {
-                    need.insert((r.try_get("source")?, r.try_get("account_id")?, month));
+                    need.insert((source, account, month));
                     continue;
                 }
+                let campaign_id: String = r.try_get(3)?;
+                let max_day: NaiveDate = r.try_get(6)?;
+                let key = (source, account, campaign_id);
+                let provisional = provisional_from
+                    .get(&(key.0.clone(), key.1.clone()))
+                    .is_some_and(|p| max_day >= *p);
+                let channel = channels.get(&key).cloned().unwrap_or_else(|| key.0.clone());
+                let (source, _, campaign_id) = key;
                 sums.push(SpendSum {
-                    source: r.try_get("source")?,
-                    campaign_id: r.try_get("campaign_id")?,
-                    channel: r.try_get("channel")?,
+                    source,
+                    campaign_id,
+                    channel,
                     bucket: month,
                     day: None,
                     currency: cur,
                     vat_included: vat,
-                    provisional: r.try_get::<i32, _>("provisional")? > 0,
-                    micros: r.try_get("cost_micros")?,
-                    impressions: r.try_get("impressions")?,
-                    clicks: r.try_get("clicks")?,
+                    provisional,
+                    micros: r.try_get(7)?,
+                    impressions: r.try_get(8)?,
+                    clicks: r.try_get(9)?,
                 });
             }
             let need = need
@@ -1462,8 +1522,8 @@ macro_rules! define_queries {
             to: &str,
         ) -> Result<Vec<LeadSum>, sqlx::Error> {
             let rows = sqlx::query(
-                "SELECT kind, month, campaign_source, campaign_id, channel, product, segment, \
-                 region, fx_day, currency, n, micros FROM lead_month \
+                "SELECT month, campaign_source, campaign_id, channel, product, segment, region, \
+                 fx_day, currency, leads, won, won_micros, cohort, cohort_micros FROM lead_month \
                  WHERE month >= $1 AND month <= $2",
             )
             .bind(from)
@@ -1473,14 +1533,8 @@ macro_rules! define_queries {
             let some = |v: String| (!v.is_empty()).then_some(v);
             rows.iter()
                 .map(|r| {
-                    let kind: String = r.try_get("kind")?;
                     let fx_day: String = r.try_get("fx_day")?;
                     Ok(LeadSum {
-                        kind: match kind.as_str() {
-                            "c" => LeadSumKind::Created,
-                            "w" => LeadSumKind::Won,
-                            _ => LeadSumKind::Cohort,
-                        },
                         campaign_source: some(r.try_get("campaign_source")?),
                         campaign_id: some(r.try_get("campaign_id")?),
                         channel: some(r.try_get("channel")?),
@@ -1490,15 +1544,19 @@ macro_rules! define_queries {
                         bucket: r.try_get("month")?,
                         fx_day: NaiveDate::parse_from_str(&fx_day, "%Y-%m-%d").ok(),
                         currency: some(r.try_get("currency")?),
-                        count: r.try_get("n")?,
-                        micros: r.try_get("micros")?,
+                        leads: r.try_get("leads")?,
+                        won: r.try_get("won")?,
+                        won_micros: r.try_get("won_micros")?,
+                        cohort: r.try_get("cohort")?,
+                        cohort_micros: r.try_get("cohort_micros")?,
                     })
                 })
                 .collect()
         }
 
         /// Leads created, won and (cohort) created-and-won per day of `from..=to`: three
-        /// groupings of `lead_fact` in one statement.
+        /// groupings of `lead_fact` in one statement. Revenue in `currency` has no currency and
+        /// no day (it needs no conversion), as in `lead_month`.
         pub(super) async fn lead_sums(
             pool: &Pool<$db>,
             from: NaiveDate,
@@ -1506,25 +1564,32 @@ macro_rules! define_queries {
             currency: &str,
         ) -> Result<Vec<LeadSum>, sqlx::Error> {
             let rows = sqlx::query(
-                "SELECT 'c' AS kind, campaign_source, campaign_id, channel, product, segment, region, \
+                "SELECT campaign_source, campaign_id, channel, product, segment, region, \
                  substr(CAST(created_day AS TEXT), 1, 10) AS bucket, NULL AS fx_day, NULL AS currency, \
-                 CAST(COUNT(*) AS BIGINT) AS n, CAST(0 AS BIGINT) AS micros \
+                 CAST(COUNT(*) AS BIGINT) AS leads, CAST(0 AS BIGINT) AS won, \
+                 CAST(0 AS BIGINT) AS won_micros, CAST(0 AS BIGINT) AS cohort, \
+                 CAST(0 AS BIGINT) AS cohort_micros \
                  FROM lead_fact WHERE created_day >= $1 AND created_day <= $2 \
-                 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 \
+                 GROUP BY 1, 2, 3, 4, 5, 6, 7 \
                  UNION ALL \
-                 SELECT 'w', campaign_source, campaign_id, channel, product, segment, region, \
+                 SELECT campaign_source, campaign_id, channel, product, segment, region, \
                  substr(CAST(won_day AS TEXT), 1, 10), \
-                 CASE WHEN currency = $3 THEN NULL ELSE won_day END, currency, \
-                 CAST(COUNT(*) AS BIGINT), CAST(SUM(COALESCE(revenue_micros, 0)) AS BIGINT) \
+                 CASE WHEN currency = $3 THEN NULL ELSE won_day END, \
+                 CASE WHEN currency = $3 THEN NULL ELSE currency END, \
+                 CAST(0 AS BIGINT), CAST(COUNT(*) AS BIGINT), \
+                 CAST(SUM(COALESCE(revenue_micros, 0)) AS BIGINT), CAST(0 AS BIGINT), \
+                 CAST(0 AS BIGINT) \
                  FROM lead_fact WHERE won_day >= $1 AND won_day <= $2 \
-                 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 \
+                 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9 \
                  UNION ALL \
-                 SELECT 'h', campaign_source, campaign_id, channel, product, segment, region, \
+                 SELECT campaign_source, campaign_id, channel, product, segment, region, \
                  substr(CAST(created_day AS TEXT), 1, 10), \
-                 CASE WHEN currency = $3 THEN NULL ELSE won_day END, currency, \
+                 CASE WHEN currency = $3 THEN NULL ELSE won_day END, \
+                 CASE WHEN currency = $3 THEN NULL ELSE currency END, \
+                 CAST(0 AS BIGINT), CAST(0 AS BIGINT), CAST(0 AS BIGINT), \
                  CAST(COUNT(*) AS BIGINT), CAST(SUM(COALESCE(revenue_micros, 0)) AS BIGINT) \
                  FROM lead_fact WHERE created_day >= $1 AND created_day <= $2 AND won_day IS NOT NULL \
-                 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10",
+                 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9",
             )
             .bind(from)
             .bind(to)
@@ -1533,13 +1598,7 @@ macro_rules! define_queries {
             .await?;
             rows.iter()
                 .map(|r| {
-                    let kind: String = r.try_get("kind")?;
                     Ok(LeadSum {
-                        kind: match kind.as_str() {
-                            "c" => LeadSumKind::Created,
-                            "w" => LeadSumKind::Won,
-                            _ => LeadSumKind::Cohort,
-                        },
                         campaign_source: r.try_get("campaign_source")?,
                         campaign_id: r.try_get("campaign_id")?,
                         channel: r.try_get("channel")?,
@@ -1549,8 +1608,11 @@ macro_rules! define_queries {
                         bucket: r.try_get("bucket")?,
                         fx_day: r.try_get("fx_day")?,
                         currency: r.try_get("currency")?,
-                        count: r.try_get("n")?,
-                        micros: r.try_get("micros")?,
+                        leads: r.try_get("leads")?,
+                        won: r.try_get("won")?,
+                        won_micros: r.try_get("won_micros")?,
+                        cohort: r.try_get("cohort")?,
+                        cohort_micros: r.try_get("cohort_micros")?,
                     })
                 })
                 .collect()
@@ -2251,12 +2313,7 @@ macro_rules! define_queries {
                 LeadFilter::SyncedSince(since) => {
                     q.push(" AND synced_at >= ").push_bind(since);
                 }
-                LeadFilter::Keys(keys) => {
-                    q.push(" AND (entity, lead_id) IN ");
-                    q.push_tuples(keys, |mut b, (e, id)| {
-                        b.push_bind(e.as_str()).push_bind(id.as_str());
-                    });
-                }
+                LeadFilter::Keys(keys) => push_keys(&mut q, keys),
                 LeadFilter::ConvertedInto(ids) => {
                     q.push(" AND converted_deal_id IN (");
                     let mut sep = q.separated(", ");
