@@ -1489,7 +1489,15 @@ impl Store {
         let now = Utc::now();
         match &self.pool {
             Pool::Sqlite(p) => sqlite_q::replace_facts(p, source, rows, sums, state, now).await?,
-            Pool::Postgres(p) => pg_q::replace_facts(p, source, rows, sums, state, now).await?,
+            Pool::Postgres(p) => {
+                pg_q::replace_facts(p, source, rows, sums, state, now).await?;
+                // Freshly filled tables have no statistics until autovacuum gets to them, and
+                // without them PostgreSQL reads a lead's facts by scanning every fact of its
+                // source: give it statistics now.
+                sqlx::query("ANALYZE lead_fact, lead_month")
+                    .execute(p)
+                    .await?;
+            }
         }
         Ok(())
     }
