@@ -91,11 +91,15 @@ fn files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
-const ROI_CSV: &str = "\u{feff}key;channel;month;spend;impressions;clicks;leads;won;revenue;cpl;cac;conversion;average_deal;roi;romi;provisional\r\n\
-google_ads;google_ads;2026-11;500,01;100;10;1;0;0,00;500,01;;0,0000;;-1,0000;;false\r\n\
-unattributed;;2026-11;0,00;0;0;1;0;0,00;0,00;;0,0000;;;;false\r\n\
-yandex_direct;yandex_direct;2026-11;1000,01;100;10;1;1;6000,00;1000,01;1000,01;1,0000;6000,00;5,0000;;false\r\n\
-total;;;1500,02;200;20;3;1;6000,00;500,00;1500,01;0,3333;6000,00;3,0000;;false\r\n";
+/// ROMI needs a margin: none is configured, so it is n/a wherever there is revenue; with none,
+/// (0 − spend) / spend = −1 whatever the margin. ДРР = spend / revenue: Brand 1,000.005 / 6,000 =
+/// 0.1667, the total 1,500.01 / 6,000 = 0.2500. Cohort: of November's leads X is won (6,000),
+/// so 1 of 1 for Brand and 1 of 3 in all. With no overhead, fully loaded ROI is the ROI.
+const ROI_CSV: &str = "\u{feff}key;channel;month;spend;impressions;clicks;leads;won;revenue;cpl;cac;conversion;average_deal;roi;romi;cost_revenue_ratio;won_cohort;revenue_cohort;conversion_cohort;fully_loaded_roi;provisional\r\n\
+google_ads;google_ads;2026-11;500,01;100;10;1;0;0,00;500,01;;0,0000;;-1,0000;-1,0000;;0;0,00;0,0000;;false\r\n\
+unattributed;;2026-11;0,00;0;0;1;0;0,00;0,00;;0,0000;;;;;0;0,00;0,0000;;false\r\n\
+yandex_direct;yandex_direct;2026-11;1000,01;100;10;1;1;6000,00;1000,01;1000,01;1,0000;6000,00;5,0000;;0,1667;1;6000,00;1,0000;;false\r\n\
+total;;;1500,02;200;20;3;1;6000,00;500,00;1500,01;0,3333;6000,00;3,0000;;0,2500;1;6000,00;0,3333;3,0000;false\r\n";
 
 store_test!(async fn a_night_is_written_byte_for_byte_and_rewritten_identically(store) {
     load(&store).await;
@@ -158,7 +162,8 @@ store_test!(async fn a_night_is_written_byte_for_byte_and_rewritten_identically(
     assert_eq!(grid[3][13], Data::Float(5.0));
     assert_eq!(grid[4][3], Data::Float(1500.02));
     assert_eq!(grid[4][6], Data::Float(3.0));
-    assert_eq!(grid[1][15], Data::Bool(false));
+    assert_eq!(grid[1][20], Data::Bool(false));
+    assert_eq!(grid[4][15], Data::Float(0.25));
     // n/a is an empty cell.
     assert_eq!(grid[1][10], Data::Empty);
     let sheet = book.worksheet_range("unattributed").unwrap();

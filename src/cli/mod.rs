@@ -179,14 +179,22 @@ pub enum ImportCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum ReportCommand {
-    /// Spend, leads, won deals, revenue, CPL, CAC, conversion, average deal, ROI and ROMI per
-    /// campaign or channel and month, in the `[report]` currency and zone.
+    /// Spend, leads, won deals, revenue, CPL, CAC, conversion, average deal, ROI, ROMI, ДРР,
+    /// the cohort view and fully loaded ROI per campaign, channel, product, segment or region
+    /// and day, week, month, quarter or year, in the `[report]` currency and zone.
     Roi {
-        /// 2026-10 (a month), 2026 (a year) or 2026-10-01..2026-12-31.
+        /// 2026 (a year), 2026-Q4, 2026-10 (a month), 2026-W44 (an ISO week), 2026-10-05 (a day)
+        /// or 2026-10-01..2026-12-31.
         #[arg(long)]
         period: String,
+        /// Rows per campaign, channel, product, segment or region (spend is n/a on rows by
+        /// product, segment or region; the total has it).
         #[arg(long, value_enum, default_value_t = ReportBy::Campaign)]
         by: ReportBy,
+        /// Bucket size: day (2026-10-05), week (2026-W41, ISO), month (2026-10), quarter
+        /// (2026-Q4) or year (2026).
+        #[arg(long, value_enum, default_value_t = ReportGrain::Month)]
+        grain: ReportGrain,
         #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
         format: ReportFormat,
     },
@@ -247,6 +255,18 @@ pub enum ReportCommand {
 pub enum ReportBy {
     Campaign,
     Channel,
+    Product,
+    Segment,
+    Region,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportGrain {
+    Day,
+    Week,
+    Month,
+    Quarter,
+    Year,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -301,10 +321,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Report(ReportCommand::Roi { period, by, format }) => {
+        Command::Report(ReportCommand::Roi {
+            period,
+            by,
+            grain,
+            format,
+        }) => {
             let config = load(&cli.config)?;
             let store = open_store(&config).await?;
-            report_roi(&config, &store, &period, by, format).await
+            report_roi(&config, &store, &period, by, grain, format).await
         }
         Command::Report(ReportCommand::Anomalies { period, format }) => {
             let config = load(&cli.config)?;
@@ -1039,15 +1064,27 @@ async fn report_roi(
     store: &Store,
     period: &str,
     by: ReportBy,
+    grain: ReportGrain,
     format: ReportFormat,
 ) -> anyhow::Result<()> {
-    use crate::figures::roi::{self, Period};
+    use crate::figures::roi::{self, Grain, Period, Query};
     let period = Period::parse(period).map_err(|e| anyhow::anyhow!("--period: {e}"))?;
     let by = match by {
         ReportBy::Campaign => roi::By::Campaign,
         ReportBy::Channel => roi::By::Channel,
+        ReportBy::Product => roi::By::Product,
+        ReportBy::Segment => roi::By::Segment,
+        ReportBy::Region => roi::By::Region,
     };
-    let report = roi::roi(store, config, &period, by).await?;
+    let grain = match grain {
+        ReportGrain::Day => Grain::Day,
+        ReportGrain::Week => Grain::Week,
+        ReportGrain::Month => Grain::Month,
+        ReportGrain::Quarter => Grain::Quarter,
+        ReportGrain::Year => Grain::Year,
+    };
+    let query = Query { period, grain, by };
+    let report = roi::roi_query(store, config, &query).await?;
     print_table(&report.table(), format)
 }
 

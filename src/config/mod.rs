@@ -164,6 +164,46 @@ pub struct ReportConfig {
     pub gross_margin: Option<okno_connector::rust_decimal::Decimal>,
     /// Gross margin per product name, as the CRM spells the product.
     pub product_margin: BTreeMap<String, okno_connector::rust_decimal::Decimal>,
+    /// VAT rates by the day they start, oldest first: spend a platform reported with VAT is
+    /// divided by (1 + the rate of its day) unless `spend_includes_vat`.
+    pub vat: Vec<VatRate>,
+}
+
+/// `[[report.vat]]`: a VAT rate in force from `from` until the next entry's `from`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VatRate {
+    pub from: chrono::NaiveDate,
+    /// 0.22 for 22 %.
+    pub rate: okno_connector::rust_decimal::Decimal,
+}
+
+impl VatRate {
+    /// Russia: 20 % from 2019-01-01, 22 % from 2026-01-01.
+    pub fn russian_default() -> Vec<VatRate> {
+        use okno_connector::rust_decimal::Decimal;
+        let day = |y, m, d| {
+            chrono::NaiveDate::from_ymd_opt(y, m, d)
+                .unwrap_or_else(|| unreachable!("a valid calendar day"))
+        };
+        vec![
+            VatRate {
+                from: day(2019, 1, 1),
+                rate: Decimal::new(20, 2),
+            },
+            VatRate {
+                from: day(2026, 1, 1),
+                rate: Decimal::new(22, 2),
+            },
+        ]
+    }
+
+    /// The rate in force on `day` among `rates` (oldest first); `None` before the first.
+    pub fn on(
+        rates: &[VatRate],
+        day: chrono::NaiveDate,
+    ) -> Option<okno_connector::rust_decimal::Decimal> {
+        rates.iter().rev().find(|r| r.from <= day).map(|r| r.rate)
+    }
 }
 
 impl Default for ReportConfig {
@@ -175,6 +215,7 @@ impl Default for ReportConfig {
             spend_includes_vat: false,
             gross_margin: None,
             product_margin: BTreeMap::new(),
+            vat: VatRate::russian_default(),
         }
     }
 }
@@ -187,6 +228,7 @@ struct RawReport {
     gross_margin: Option<serde_json::Value>,
     #[serde(default)]
     product_margin: BTreeMap<String, serde_json::Value>,
+    vat: Option<Vec<serde_json::Value>>,
 }
 
 const REPORT_KEYS: &[&str] = &[
@@ -195,7 +237,65 @@ const REPORT_KEYS: &[&str] = &[
     "spend_includes_vat",
     "gross_margin",
     "product_margin",
+    "vat",
 ];
+
+/// `[[report.vat]]` entries: each `from = "YYYY-MM-DD"` and `rate = "0.22"` (a string from 0 to
+/// 1), no two on the same day; sorted oldest first.
+fn vat_rates(entries: &[serde_json::Value], issues: &mut Issues) -> Vec<VatRate> {
+    use okno_connector::rust_decimal::Decimal;
+    let mut out: Vec<VatRate> = Vec::new();
+    let fix = || Some("e.g. [[report.vat]] from = \"2026-01-01\" rate = \"0.22\"".to_string());
+    for (i, e) in entries.iter().enumerate() {
+        let key = format!("report.vat[{i}]");
+        let Some(obj) = e.as_object() else {
+            issues.push(key, "is not a table with from and rate", fix());
+            continue;
+        };
+        for k in obj
+            .keys()
+            .filter(|k| !["from", "rate"].contains(&k.as_str()))
+        {
+            issues.push(format!("{key}.{k}"), "unknown key", fix());
+        }
+        let from = obj
+            .get("from")
+            .and_then(|v| v.as_str())
+            .and_then(|t| chrono::NaiveDate::parse_from_str(t.trim(), "%Y-%m-%d").ok());
+        let rate = obj
+            .get("rate")
+            .and_then(|v| v.as_str())
+            .and_then(|t| t.trim().parse::<Decimal>().ok())
+            .filter(|r| *r >= Decimal::ZERO && *r < Decimal::ONE);
+        if from.is_none() {
+            issues.push(
+                format!("{key}.from"),
+                "must be the first day of the rate as \"YYYY-MM-DD\"",
+                fix(),
+            );
+        }
+        if rate.is_none() {
+            issues.push(
+                format!("{key}.rate"),
+                "must be a rate from 0 to 1 written as a string",
+                fix(),
+            );
+        }
+        if let (Some(from), Some(rate)) = (from, rate) {
+            if out.iter().any(|r| r.from == from) {
+                issues.push(
+                    format!("{key}.from"),
+                    format!("{from} is the start of another rate too"),
+                    Some("keep one [[report.vat]] per starting day".into()),
+                );
+            } else {
+                out.push(VatRate { from, rate });
+            }
+        }
+    }
+    out.sort_by_key(|r| r.from);
+    out
+}
 
 /// A margin written as a string from 0 to 1 ("0.35"), so it stays exact.
 fn margin(
@@ -254,6 +354,9 @@ fn report_section(tree: &serde_json::Value, issues: &mut Issues) -> ReportConfig
         if let Some(m) = margin(v, &format!("report.product_margin.{product}"), issues) {
             out.product_margin.insert(product.clone(), m);
         }
+    }
+    if let Some(entries) = &raw.vat {
+        out.vat = vat_rates(entries, issues);
     }
     out
 }

@@ -468,6 +468,88 @@ pub struct ExportRun {
     pub error: Option<String>,
 }
 
+/// Spend of one campaign per day or month (`bucket`: `YYYY-MM-DD` or `YYYY-MM`), summed in SQL
+/// for the ROI report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpendSum {
+    pub source: String,
+    pub campaign_id: String,
+    pub channel: String,
+    pub bucket: String,
+    /// The day whose exchange rate (and VAT rate) applies, when the amount needs either.
+    pub day: Option<NaiveDate>,
+    pub currency: String,
+    /// The platform's cost included VAT (Yandex `IncludeVAT`).
+    pub vat_included: bool,
+    pub provisional: bool,
+    pub micros: i64,
+    pub impressions: i64,
+    pub clicks: i64,
+}
+
+/// Leads of one attribution and product/segment/region per day or month: created there, won
+/// there (with revenue), and created there and won by now (the cohort, with revenue).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeadSum {
+    pub campaign_source: Option<String>,
+    pub campaign_id: Option<String>,
+    pub channel: Option<String>,
+    pub product: Option<String>,
+    pub segment: Option<String>,
+    pub region: Option<String>,
+    /// `YYYY-MM-DD` or `YYYY-MM`.
+    pub bucket: String,
+    /// The won day, when the revenue is in another currency than the reporting one.
+    pub fx_day: Option<NaiveDate>,
+    /// The revenue's currency; `None`: the reporting currency.
+    pub currency: Option<String>,
+    pub leads: i64,
+    pub won: i64,
+    pub won_micros: i64,
+    pub cohort: i64,
+    pub cohort_micros: i64,
+}
+
+/// The key of one `lead_month` row (migrations/*/0009); `""` stands for none, and `fx_day` and
+/// `currency` are `""` for revenue in the reporting currency the facts were built for.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LeadMonthKey {
+    pub month: String,
+    pub campaign_source: String,
+    pub campaign_id: String,
+    pub channel: String,
+    pub product: String,
+    pub segment: String,
+    pub region: String,
+    pub fx_day: String,
+    pub currency: String,
+}
+
+/// The counts of one `lead_month` row: leads created, won, won revenue in millionths, cohort
+/// (created and won by now), cohort revenue in millionths.
+pub type LeadMonthCounts = [i64; 5];
+
+/// Which leads `select_leads` reads.
+pub(crate) enum LeadFilter<'a> {
+    All,
+    SyncedSince(DateTime<Utc>),
+    /// (entity, lead_id).
+    Keys(&'a [(String, String)]),
+    /// Leads whose `converted_deal_id` is one of these.
+    ConvertedInto(&'a [String]),
+}
+
+/// What a source's lead facts were built from (`fact_state`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FactState {
+    /// Rules, zone, currency, campaigns and click ids.
+    pub fingerprint: String,
+    /// The source's lead count and newest `synced_at`.
+    pub leads_state: Option<String>,
+    /// When the build began reading leads: leads synced since then are the changed ones.
+    pub leads_since: Option<DateTime<Utc>>,
+}
+
 /// A campaign as stored: (account_id, campaign_id, name, status, channel).
 pub type StoredCampaign = (String, String, String, Option<String>, String);
 
@@ -1473,19 +1555,136 @@ impl Store {
         })
     }
 
-    /// Replaces a source's lead facts in one transaction.
+    /// What a source's lead facts were built from.
+    pub async fn fact_state(&self, source: &str) -> Result<Option<FactState>, StoreError> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::fact_state(p, source).await?,
+            Pool::Postgres(p) => pg_q::fact_state(p, source).await?,
+        })
+    }
+
+    /// Replaces a source's lead facts and their monthly sums in one transaction.
     pub async fn replace_facts(
         &self,
         source: &str,
         rows: &[LeadFact],
-        fingerprint: &str,
+        sums: &[(LeadMonthKey, LeadMonthCounts)],
+        state: &FactState,
     ) -> Result<(), StoreError> {
         let now = Utc::now();
         match &self.pool {
-            Pool::Sqlite(p) => sqlite_q::replace_facts(p, source, rows, fingerprint, now).await?,
-            Pool::Postgres(p) => pg_q::replace_facts(p, source, rows, fingerprint, now).await?,
+            Pool::Sqlite(p) => sqlite_q::replace_facts(p, source, rows, sums, state, now).await?,
+            Pool::Postgres(p) => {
+                pg_q::replace_facts(p, source, rows, sums, state, now).await?;
+                // Freshly filled tables have no statistics until autovacuum gets to them, and
+                // without them PostgreSQL reads a lead's facts by scanning every fact of its
+                // source: give it statistics now.
+                sqlx::query("ANALYZE lead_fact, lead_month")
+                    .execute(p)
+                    .await?;
+            }
         }
         Ok(())
+    }
+
+    /// Replaces the facts of the leads `keys` (entity, lead_id) by `rows` (some may be gone:
+    /// deleted or now counted through another record) and adds `deltas` (key, counts)
+    /// to the monthly sums, in one transaction, if the facts are still built from `previous`;
+    /// `false` (nothing written) when another refresh changed them meanwhile.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn update_facts(
+        &self,
+        source: &str,
+        keys: &[(String, String)],
+        rows: &[LeadFact],
+        deltas: &[(LeadMonthKey, LeadMonthCounts)],
+        previous: &FactState,
+        state: &FactState,
+    ) -> Result<bool, StoreError> {
+        let now = Utc::now();
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => {
+                sqlite_q::update_facts(p, source, keys, rows, deltas, previous, state, now).await?
+            }
+            Pool::Postgres(p) => {
+                pg_q::update_facts(p, source, keys, rows, deltas, previous, state, now).await?
+            }
+        })
+    }
+
+    /// The lead facts of a source (of the leads `keys` when given), by entity and id.
+    pub async fn lead_facts(
+        &self,
+        source: &str,
+        keys: Option<&[(String, String)]>,
+    ) -> Result<Vec<LeadFact>, StoreError> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::lead_facts(p, source, keys).await?,
+            Pool::Postgres(p) => pg_q::lead_facts(p, source, keys).await?,
+        })
+    }
+
+    /// Leads and deals of a source synced at or after `since`.
+    pub async fn leads_synced_since(
+        &self,
+        source: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<StoredLead>, StoreError> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => {
+                sqlite_q::select_leads(p, source, LeadFilter::SyncedSince(since)).await?
+            }
+            Pool::Postgres(p) => {
+                pg_q::select_leads(p, source, LeadFilter::SyncedSince(since)).await?
+            }
+        })
+    }
+
+    /// The leads and deals `keys` (entity, lead_id) of a source, and the leads converted into
+    /// the deals `converted_into`.
+    pub async fn leads_by_keys(
+        &self,
+        source: &str,
+        keys: &[(String, String)],
+        converted_into: &[String],
+    ) -> Result<Vec<StoredLead>, StoreError> {
+        if let Pool::Postgres(p) = &self.pool {
+            // After a large load `lead` may have no statistics yet, and PostgreSQL then reads
+            // listed leads by scanning all of a source's (measured: a minute for 10,000 of a
+            // million). Sampling it first costs a fraction of a second.
+            if !keys.is_empty() {
+                sqlx::query("ANALYZE lead").execute(p).await?;
+            }
+        }
+        let mut out = Vec::new();
+        for chunk in keys.chunks(queries::CHUNK) {
+            out.extend(match &self.pool {
+                Pool::Sqlite(p) => {
+                    sqlite_q::select_leads(p, source, LeadFilter::Keys(chunk)).await?
+                }
+                Pool::Postgres(p) => pg_q::select_leads(p, source, LeadFilter::Keys(chunk)).await?,
+            });
+        }
+        for chunk in converted_into.chunks(queries::CHUNK) {
+            out.extend(match &self.pool {
+                Pool::Sqlite(p) => {
+                    sqlite_q::select_leads(p, source, LeadFilter::ConvertedInto(chunk)).await?
+                }
+                Pool::Postgres(p) => {
+                    pg_q::select_leads(p, source, LeadFilter::ConvertedInto(chunk)).await?
+                }
+            });
+        }
+        Ok(out)
+    }
+
+    /// Recomputes the monthly spend sums of the months spend pages marked since; returns how
+    /// many months it recomputed.
+    pub async fn refresh_spend_months(&self) -> Result<usize, StoreError> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::refresh_spend_months(p).await?,
+            Pool::Postgres(p) => pg_q::refresh_spend_months(p).await?,
+        })
     }
 
     /// Spend of `from..=to` by campaign and month, summed in the database.
@@ -1576,6 +1775,85 @@ impl Store {
         Ok(match &self.pool {
             Pool::Sqlite(p) => sqlite_q::segment_outcomes(p, from, to).await?,
             Pool::Postgres(p) => pg_q::segment_outcomes(p, from, to).await?,
+        })
+    }
+
+    /// Spend of `from..=to` per campaign and day (`by_day`) or month (then `from` and `to`
+    /// must be the first and last day of months). A sum keeps its day when its currency is not
+    /// `currency` or (`vat_days`) when it includes VAT, so it can be converted at that day's
+    /// rates. Months come from `spend_month` (recomputed first where marked), days from
+    /// `ad_spend_daily` one account at a time (its primary key's range).
+    pub async fn spend_sums(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        currency: &str,
+        by_day: bool,
+        vat_days: bool,
+    ) -> Result<Vec<SpendSum>, StoreError> {
+        self.refresh_spend_months().await?;
+        let month = |d: NaiveDate| d.format("%Y-%m").to_string();
+        let (mut out, daily) = if by_day {
+            let accounts = match &self.pool {
+                Pool::Sqlite(p) => sqlite_q::spend_accounts(p).await?,
+                Pool::Postgres(p) => pg_q::spend_accounts(p).await?,
+            };
+            let daily = accounts
+                .into_iter()
+                .map(|(s, a)| (s, a, from, to))
+                .collect::<Vec<_>>();
+            (Vec::new(), daily)
+        } else {
+            let (sums, need_days) = match &self.pool {
+                Pool::Sqlite(p) => {
+                    sqlite_q::spend_month_sums(p, &month(from), &month(to), currency, vat_days)
+                        .await?
+                }
+                Pool::Postgres(p) => {
+                    pg_q::spend_month_sums(p, &month(from), &month(to), currency, vat_days).await?
+                }
+            };
+            (sums, need_days)
+        };
+        let len = if by_day { 10 } else { 7 };
+        for (source, account, a, b) in daily {
+            out.extend(match &self.pool {
+                Pool::Sqlite(p) => {
+                    sqlite_q::spend_sums(p, &source, &account, a, b, currency, len, vat_days)
+                        .await?
+                }
+                Pool::Postgres(p) => {
+                    pg_q::spend_sums(p, &source, &account, a, b, currency, len, vat_days).await?
+                }
+            });
+        }
+        Ok(out)
+    }
+
+    /// Leads created, won and (cohort) created-and-won in `from..=to` per attribution, product,
+    /// segment, region and day (`by_day`, from `lead_fact`) or month (from `lead_month`; then
+    /// `from` and `to` must be the first and last day of months, and `currency` the one the
+    /// facts were built for).
+    pub async fn lead_sums(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        currency: &str,
+        by_day: bool,
+    ) -> Result<Vec<LeadSum>, StoreError> {
+        if !by_day {
+            let (a, b) = (
+                from.format("%Y-%m").to_string(),
+                to.format("%Y-%m").to_string(),
+            );
+            return Ok(match &self.pool {
+                Pool::Sqlite(p) => sqlite_q::lead_month_sums(p, &a, &b).await?,
+                Pool::Postgres(p) => pg_q::lead_month_sums(p, &a, &b).await?,
+            });
+        }
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::lead_sums(p, from, to, currency).await?,
+            Pool::Postgres(p) => pg_q::lead_sums(p, from, to, currency).await?,
         })
     }
 

@@ -42,8 +42,9 @@ macro_rules! define_queries {
 
         use super::queries::{clean, clean_opt, CHUNK};
         use super::{
-            AccountState, Assignee, Batch, DoneTask, InboxRow, OpenWork, SolvedTicket, LeadFact, LeadTotal, NewDelivery, RunOutcome, RunRow,
-            SpendTotal, StateRow, StoredCampaign, StoredLead, StoredRate, StoredSpend, StoredTask,
+            AccountState, Assignee, Batch, DoneTask, FactState, InboxRow, LeadFact, LeadFilter,
+            LeadMonthCounts, LeadMonthKey, LeadSum, LeadTotal, NewDelivery, OpenWork, RunOutcome, RunRow,
+            SolvedTicket, SpendSum, SpendTotal, StateRow, StoredCampaign, StoredLead, StoredRate, StoredSpend, StoredTask,
             StoredTicket, TokenRow, TokenState,
         };
 
@@ -109,6 +110,7 @@ macro_rules! define_queries {
             for w in &batch.windows {
                 n += apply_window(tx, source, w, &batch.spend, now).await?;
             }
+            mark_spend_months(tx, source, &batch.spend, &batch.windows).await?;
             for chunk in batch.clicks.chunks(CHUNK) {
                 n += upsert_clicks(tx, source, chunk, now).await?;
             }
@@ -858,18 +860,31 @@ macro_rules! define_queries {
                 .await
         }
 
-        pub(super) async fn replace_facts(
+        pub(super) async fn fact_state(
             pool: &Pool<$db>,
             source: &str,
+        ) -> Result<Option<FactState>, sqlx::Error> {
+            let row = sqlx::query(
+                "SELECT fingerprint, leads_state, leads_since FROM fact_state WHERE source = $1",
+            )
+            .bind(source)
+            .fetch_optional(pool)
+            .await?;
+            row.map(|r| {
+                Ok(FactState {
+                    fingerprint: r.try_get("fingerprint")?,
+                    leads_state: r.try_get("leads_state")?,
+                    leads_since: r.try_get("leads_since")?,
+                })
+            })
+            .transpose()
+        }
+
+        async fn insert_facts(
+            tx: &mut Tx<'_>,
+            source: &str,
             rows: &[LeadFact],
-            fingerprint: &str,
-            now: DateTime<Utc>,
         ) -> Result<(), sqlx::Error> {
-            let mut tx = begin_page(pool).await?;
-            sqlx::query("DELETE FROM lead_fact WHERE source = $1")
-                .bind(source)
-                .execute(&mut *tx)
-                .await?;
             for chunk in rows.chunks(CHUNK) {
                 let mut q: QueryBuilder<$db> = QueryBuilder::new(
                     "INSERT INTO lead_fact (source, entity, lead_id, created_day, won_day, revenue, \
@@ -896,19 +911,228 @@ macro_rules! define_queries {
                         .push_bind(&f.region)
                         .push_bind(&f.owner_id);
                 });
-                q.build().persistent(true).execute(&mut *tx).await?;
+                q.build().persistent(true).execute(&mut **tx).await?;
             }
+            Ok(())
+        }
+
+        /// Adds `sums` to `lead_month` (inserting missing keys), then drops keys left at zero.
+        async fn add_lead_months(
+            tx: &mut Tx<'_>,
+            source: &str,
+            sums: &[(LeadMonthKey, LeadMonthCounts)],
+            fresh: bool,
+        ) -> Result<(), sqlx::Error> {
+            for chunk in sums.chunks(CHUNK) {
+                let mut q: QueryBuilder<$db> = QueryBuilder::new(
+                    "INSERT INTO lead_month (source, month, campaign_source, campaign_id, \
+                     channel, product, segment, region, fx_day, currency, leads, won, won_micros, \
+                     cohort, cohort_micros) ",
+                );
+                q.push_values(chunk, |mut b, (k, n)| {
+                    b.push_bind(source)
+                        .push_bind(&k.month)
+                        .push_bind(&k.campaign_source)
+                        .push_bind(&k.campaign_id)
+                        .push_bind(&k.channel)
+                        .push_bind(&k.product)
+                        .push_bind(&k.segment)
+                        .push_bind(&k.region)
+                        .push_bind(&k.fx_day)
+                        .push_bind(&k.currency)
+                        .push_bind(n[0])
+                        .push_bind(n[1])
+                        .push_bind(n[2])
+                        .push_bind(n[3])
+                        .push_bind(n[4]);
+                });
+                if !fresh {
+                    q.push(
+                        " ON CONFLICT (month, source, campaign_source, campaign_id, channel, \
+                         product, segment, region, fx_day, currency) DO UPDATE SET \
+                         leads = lead_month.leads + excluded.leads, \
+                         won = lead_month.won + excluded.won, \
+                         won_micros = lead_month.won_micros + excluded.won_micros, \
+                         cohort = lead_month.cohort + excluded.cohort, \
+                         cohort_micros = lead_month.cohort_micros + excluded.cohort_micros",
+                    );
+                }
+                q.build().persistent(true).execute(&mut **tx).await?;
+            }
+            if !fresh && !sums.is_empty() {
+                sqlx::query(
+                    "DELETE FROM lead_month WHERE source = $1 AND leads = 0 AND won = 0 \
+                     AND won_micros = 0 AND cohort = 0 AND cohort_micros = 0",
+                )
+                    .bind(source)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            Ok(())
+        }
+
+        async fn save_fact_state(
+            tx: &mut Tx<'_>,
+            source: &str,
+            state: &FactState,
+            now: DateTime<Utc>,
+        ) -> Result<(), sqlx::Error> {
             sqlx::query(
-                "INSERT INTO fact_state (source, fingerprint, built_at) VALUES ($1, $2, $3) \
+                "INSERT INTO fact_state (source, fingerprint, built_at, leads_state, leads_since) \
+                 VALUES ($1, $2, $3, $4, $5) \
                  ON CONFLICT (source) DO UPDATE SET fingerprint = excluded.fingerprint, \
-                 built_at = excluded.built_at",
+                 built_at = excluded.built_at, leads_state = excluded.leads_state, \
+                 leads_since = excluded.leads_since",
             )
             .bind(source)
-            .bind(fingerprint)
+            .bind(&state.fingerprint)
             .bind(now)
-            .execute(&mut *tx)
+            .bind(&state.leads_state)
+            .bind(state.leads_since)
+            .execute(&mut **tx)
             .await?;
+            Ok(())
+        }
+
+        pub(super) async fn replace_facts(
+            pool: &Pool<$db>,
+            source: &str,
+            rows: &[LeadFact],
+            sums: &[(LeadMonthKey, LeadMonthCounts)],
+            state: &FactState,
+            now: DateTime<Utc>,
+        ) -> Result<(), sqlx::Error> {
+            let mut tx = begin_page(pool).await?;
+            // The state row first: a concurrent rebuild of the source waits here, then deletes
+            // what this one wrote.
+            save_fact_state(&mut tx, source, state, now).await?;
+            for table in ["lead_fact", "lead_month"] {
+                // `table` is one of the two literals above.
+                sqlx::query(&format!("DELETE FROM {table} WHERE source = $1"))
+                    .bind(source)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            insert_facts(&mut tx, source, rows).await?;
+            add_lead_months(&mut tx, source, sums, true).await?;
             tx.commit().await
+        }
+
+        #[allow(clippy::too_many_arguments)]
+        pub(super) async fn update_facts(
+            pool: &Pool<$db>,
+            source: &str,
+            keys: &[(String, String)],
+            rows: &[LeadFact],
+            deltas: &[(LeadMonthKey, LeadMonthCounts)],
+            previous: &FactState,
+            state: &FactState,
+            now: DateTime<Utc>,
+        ) -> Result<bool, sqlx::Error> {
+            let mut tx = begin_page(pool).await?;
+            // Deltas must apply once: take the state row (a concurrent updater waits here) and
+            // go on only if the facts are still as they were when the deltas were computed.
+            let unchanged = sqlx::query(
+                "UPDATE fact_state SET built_at = $1 WHERE source = $2 AND fingerprint = $3 \
+                 AND leads_state = $4",
+            )
+            .bind(now)
+            .bind(source)
+            .bind(&previous.fingerprint)
+            .bind(&previous.leads_state)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if unchanged == 0 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            for chunk in keys.chunks(CHUNK) {
+                let mut q: QueryBuilder<$db> =
+                    QueryBuilder::new("DELETE FROM lead_fact WHERE source = ");
+                q.push_bind(source);
+                push_keys(&mut q, chunk);
+                q.build().execute(&mut *tx).await?;
+            }
+            insert_facts(&mut tx, source, rows).await?;
+            add_lead_months(&mut tx, source, deltas, false).await?;
+            save_fact_state(&mut tx, source, state, now).await?;
+            tx.commit().await?;
+            Ok(true)
+        }
+
+        /// ` AND ((entity = 'lead' AND lead_id IN (...)) OR (entity = 'deal' AND ...))`: a form
+        /// both backends answer from the primary key (a row-value IN list makes PostgreSQL
+        /// scan the table).
+        fn push_keys<'a>(q: &mut QueryBuilder<'a, $db>, keys: &'a [(String, String)]) {
+            let mut groups: std::collections::BTreeMap<&'a str, Vec<&'a str>> =
+                std::collections::BTreeMap::new();
+            for (e, id) in keys {
+                groups.entry(e.as_str()).or_default().push(id.as_str());
+            }
+            if groups.is_empty() {
+                q.push(" AND FALSE");
+                return;
+            }
+            q.push(" AND (");
+            for (i, (entity, ids)) in groups.into_iter().enumerate() {
+                if i > 0 {
+                    q.push(" OR ");
+                }
+                q.push("(entity = ").push_bind(entity).push(" AND lead_id IN (");
+                let mut sep = q.separated(", ");
+                for id in ids {
+                    sep.push_bind(id);
+                }
+                q.push("))");
+            }
+            q.push(")");
+        }
+
+        pub(super) async fn lead_facts(
+            pool: &Pool<$db>,
+            source: &str,
+            keys: Option<&[(String, String)]>,
+        ) -> Result<Vec<LeadFact>, sqlx::Error> {
+            let chunks: Vec<Option<&[(String, String)]>> = match keys {
+                None => vec![None],
+                Some(k) => k.chunks(CHUNK).map(Some).collect(),
+            };
+            let mut out = Vec::new();
+            for chunk in chunks {
+                let mut q: QueryBuilder<$db> = QueryBuilder::new(
+                    "SELECT entity, lead_id, created_day, won_day, CAST(revenue AS TEXT) AS revenue, \
+                     revenue_micros, currency, campaign_source, campaign_id, channel, via, reason, \
+                     product, segment, region, owner_id FROM lead_fact WHERE source = ",
+                );
+                q.push_bind(source);
+                if let Some(chunk) = chunk {
+                    push_keys(&mut q, chunk);
+                }
+                q.push(" ORDER BY entity, lead_id");
+                for r in q.build().fetch_all(pool).await? {
+                    let revenue: Option<String> = r.try_get("revenue")?;
+                    out.push(LeadFact {
+                        entity: r.try_get("entity")?,
+                        lead_id: r.try_get("lead_id")?,
+                        created_day: r.try_get("created_day")?,
+                        won_day: r.try_get("won_day")?,
+                        revenue: revenue.and_then(|t| t.parse::<Decimal>().ok()),
+                        revenue_micros: r.try_get("revenue_micros")?,
+                        currency: r.try_get("currency")?,
+                        campaign_source: r.try_get("campaign_source")?,
+                        campaign_id: r.try_get("campaign_id")?,
+                        channel: r.try_get("channel")?,
+                        via: r.try_get("via")?,
+                        reason: r.try_get("reason")?,
+                        product: r.try_get("product")?,
+                        segment: r.try_get("segment")?,
+                        region: r.try_get("region")?,
+                        owner_id: r.try_get("owner_id")?,
+                    });
+                }
+            }
+            Ok(out)
         }
 
         /// Spend of the days `from..=to` by campaign and month; amounts not in `currency` are
@@ -1000,6 +1224,396 @@ macro_rules! define_queries {
                         leads: r.try_get("leads")?,
                         won: r.try_get("won")?,
                         micros: r.try_get::<Option<i64>, _>("micros")?.unwrap_or(0),
+                    })
+                })
+                .collect()
+        }
+
+        /// The months spend pages marked, recomputed from `ad_spend_daily`, each in its own
+        /// transaction. The mark is taken first (an UPDATE, so on PostgreSQL a concurrent
+        /// refresher waits and then finds it gone) and cleared only if no page moved its
+        /// version meanwhile; a page committed during the recompute leaves it marked.
+        pub(super) async fn refresh_spend_months(pool: &Pool<$db>) -> Result<usize, sqlx::Error> {
+            let marked = sqlx::query(
+                "SELECT source, account_id, month FROM spend_month_dirty \
+                 ORDER BY source, account_id, month",
+            )
+            .fetch_all(pool)
+            .await?;
+            let mut n = 0;
+            for r in &marked {
+                let source: String = r.try_get("source")?;
+                let account: String = r.try_get("account_id")?;
+                let month: String = r.try_get("month")?;
+                let Some((first, last)) = month_days(&month) else {
+                    continue;
+                };
+                let mut tx = begin(pool).await?;
+                let version: Option<i64> = sqlx::query_scalar(
+                    "UPDATE spend_month_dirty SET version = version WHERE source = $1 \
+                     AND account_id = $2 AND month = $3 RETURNING version",
+                )
+                .bind(&source)
+                .bind(&account)
+                .bind(&month)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(version) = version else {
+                    tx.rollback().await?;
+                    continue;
+                };
+                sqlx::query(
+                    "DELETE FROM spend_month WHERE source = $1 AND account_id = $2 AND month = $3",
+                )
+                .bind(&source)
+                .bind(&account)
+                .bind(&month)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO spend_month (source, account_id, month, campaign_id, currency, \
+                     vat_included, cost_micros, impressions, clicks, max_day, day_rows) \
+                     SELECT source, account_id, $3, campaign_id, currency, \
+                     COALESCE(vat_included, FALSE), CAST(SUM(cost_micros) AS BIGINT), \
+                     CAST(SUM(COALESCE(impressions, 0)) AS BIGINT), \
+                     CAST(SUM(COALESCE(clicks, 0)) AS BIGINT), MAX(spend_date), \
+                     CAST(COUNT(*) AS BIGINT) \
+                     FROM ad_spend_daily WHERE source = $1 AND account_id = $2 \
+                     AND spend_date >= $4 AND spend_date <= $5 \
+                     GROUP BY source, account_id, campaign_id, currency, COALESCE(vat_included, FALSE)",
+                )
+                .bind(&source)
+                .bind(&account)
+                .bind(&month)
+                .bind(first)
+                .bind(last)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "DELETE FROM spend_month_dirty WHERE source = $1 AND account_id = $2 \
+                     AND month = $3 AND version = $4",
+                )
+                .bind(&source)
+                .bind(&account)
+                .bind(&month)
+                .bind(version)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                n += 1;
+            }
+            Ok(n)
+        }
+
+        /// First and last day of a `YYYY-MM` month.
+        fn month_days(month: &str) -> Option<(NaiveDate, NaiveDate)> {
+            let first = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").ok()?;
+            let last = first
+                .checked_add_months(chrono::Months::new(1))
+                .and_then(|d| d.pred_opt())?;
+            Some((first, last))
+        }
+
+        /// The pages that write spend mark the months they touched (rows, and the days of
+        /// windows that may zero rows), so `spend_month` is recomputed for them.
+        async fn mark_spend_months(
+            tx: &mut Tx<'_>,
+            source: &str,
+            spend: &[&AdSpend],
+            windows: &[&SpendWindow],
+        ) -> Result<(), sqlx::Error> {
+            use chrono::Datelike;
+            let mut months: std::collections::BTreeSet<(&str, String)> = spend
+                .iter()
+                .map(|r| (r.account_id.as_str(), r.date.format("%Y-%m").to_string()))
+                .collect();
+            for w in windows {
+                let mut d = NaiveDate::from_ymd_opt(w.from.year(), w.from.month(), 1);
+                while let Some(day) = d.filter(|d| *d <= w.to) {
+                    months.insert((w.account_id.as_str(), day.format("%Y-%m").to_string()));
+                    d = day.checked_add_months(chrono::Months::new(1));
+                }
+            }
+            let months: Vec<_> = months.into_iter().collect();
+            for chunk in months.chunks(CHUNK) {
+                let mut q: QueryBuilder<$db> = QueryBuilder::new(
+                    "INSERT INTO spend_month_dirty (source, account_id, month, version) ",
+                );
+                q.push_values(chunk, |mut b, (account, month)| {
+                    b.push_bind(source)
+                        .push_bind(clean(account))
+                        .push_bind(month.as_str())
+                        .push_bind(1_i64);
+                });
+                q.push(
+                    " ON CONFLICT (source, account_id, month) DO UPDATE SET \
+                     version = spend_month_dirty.version + 1",
+                );
+                q.build().persistent(true).execute(&mut **tx).await?;
+            }
+            Ok(())
+        }
+
+        /// Every (source, account) with spend (`spend_month` being current).
+        pub(super) async fn spend_accounts(
+            pool: &Pool<$db>,
+        ) -> Result<Vec<(String, String)>, sqlx::Error> {
+            let rows = sqlx::query(
+                "SELECT DISTINCT source, account_id FROM spend_month ORDER BY source, account_id",
+            )
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| Ok((r.try_get("source")?, r.try_get("account_id")?)))
+                .collect()
+        }
+
+        /// Monthly spend sums of the months `from..=to` (`YYYY-MM`) in `currency` and not
+        /// needing a VAT rate per day; the (source, account, first day, last day) of the
+        /// months whose sums do need days.
+        #[allow(clippy::type_complexity)]
+        pub(super) async fn spend_month_sums(
+            pool: &Pool<$db>,
+            from: &str,
+            to: &str,
+            currency: &str,
+            vat_days: bool,
+        ) -> Result<(Vec<SpendSum>, Vec<(String, String, NaiveDate, NaiveDate)>), sqlx::Error> {
+            // Channels and provisional days come from the small tables, joined here rather
+            // than looked up once per row in SQL.
+            let mut channels: std::collections::HashMap<(String, String, String), String> =
+                std::collections::HashMap::new();
+            for r in sqlx::query("SELECT source, account_id, campaign_id, channel FROM campaign")
+                .fetch_all(pool)
+                .await?
+            {
+                channels.insert(
+                    (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?),
+                    r.try_get(3)?,
+                );
+            }
+            let mut provisional_from: std::collections::HashMap<(String, String), NaiveDate> =
+                std::collections::HashMap::new();
+            for r in sqlx::query(
+                "SELECT source, account_id, provisional_from FROM ad_account \
+                 WHERE provisional_from IS NOT NULL",
+            )
+            .fetch_all(pool)
+            .await?
+            {
+                provisional_from.insert((r.try_get(0)?, r.try_get(1)?), r.try_get(2)?);
+            }
+            let rows = sqlx::query(
+                "SELECT source, account_id, month, campaign_id, currency, vat_included, max_day, \
+                 cost_micros, impressions, clicks FROM spend_month \
+                 WHERE month >= $1 AND month <= $2",
+            )
+            .bind(from)
+            .bind(to)
+            .fetch_all(pool)
+            .await?;
+            let mut sums = Vec::with_capacity(rows.len());
+            let mut need: std::collections::BTreeSet<(String, String, String)> =
+                std::collections::BTreeSet::new();
+            for r in &rows {
+                let source: String = r.try_get(0)?;
+                let account: String = r.try_get(1)?;
+                let month: String = r.try_get(2)?;
+                let cur: String = r.try_get(4)?;
+                let vat: bool = r.try_get(5)?;
+                if cur != currency || (vat && vat_days) {
+                    need.insert((source, account, month));
+                    continue;
+                }
+                let campaign_id: String = r.try_get(3)?;
+                let max_day: NaiveDate = r.try_get(6)?;
+                let key = (source, account, campaign_id);
+                let provisional = provisional_from
+                    .get(&(key.0.clone(), key.1.clone()))
+                    .is_some_and(|p| max_day >= *p);
+                let channel = channels.get(&key).cloned().unwrap_or_else(|| key.0.clone());
+                let (source, _, campaign_id) = key;
+                sums.push(SpendSum {
+                    source,
+                    campaign_id,
+                    channel,
+                    bucket: month,
+                    day: None,
+                    currency: cur,
+                    vat_included: vat,
+                    provisional,
+                    micros: r.try_get(7)?,
+                    impressions: r.try_get(8)?,
+                    clicks: r.try_get(9)?,
+                });
+            }
+            let need = need
+                .into_iter()
+                .filter_map(|(s, a, m)| month_days(&m).map(|(f, l)| (s, a, f, l)))
+                .collect();
+            Ok((sums, need))
+        }
+
+        /// Spend of one account in `from..=to` per campaign and bucket (the first `len`
+        /// characters of the day: 10 a day, 7 a month); a sum keeps its day where it needs that
+        /// day's exchange or VAT rate. Grouped by position so both backends take the same text.
+        #[allow(clippy::too_many_arguments)]
+        pub(super) async fn spend_sums(
+            pool: &Pool<$db>,
+            source: &str,
+            account: &str,
+            from: NaiveDate,
+            to: NaiveDate,
+            currency: &str,
+            len: i32,
+            vat_days: bool,
+        ) -> Result<Vec<SpendSum>, sqlx::Error> {
+            let rows = sqlx::query(
+                "SELECT s.source, s.campaign_id, COALESCE(c.channel, s.source) AS channel, \
+                 substr(CAST(s.spend_date AS TEXT), 1, $4) AS bucket, \
+                 CASE WHEN s.currency = $3 AND NOT (COALESCE(s.vat_included, FALSE) AND $5) \
+                     THEN NULL ELSE s.spend_date END AS day, s.currency, \
+                 COALESCE(s.vat_included, FALSE) AS vat, \
+                 CAST(MAX(CASE WHEN a.provisional_from IS NOT NULL AND s.spend_date >= a.provisional_from \
+                     THEN 1 ELSE 0 END) AS BIGINT) AS provisional, \
+                 CAST(SUM(s.cost_micros) AS BIGINT) AS micros, \
+                 CAST(SUM(COALESCE(s.impressions, 0)) AS BIGINT) AS impressions, \
+                 CAST(SUM(COALESCE(s.clicks, 0)) AS BIGINT) AS clicks \
+                 FROM ad_spend_daily s \
+                 LEFT JOIN campaign c ON c.source = s.source AND c.account_id = s.account_id \
+                     AND c.campaign_id = s.campaign_id \
+                 LEFT JOIN ad_account a ON a.source = s.source AND a.account_id = s.account_id \
+                 WHERE s.source = $6 AND s.account_id = $7 \
+                 AND s.spend_date >= $1 AND s.spend_date <= $2 \
+                 GROUP BY 1, 2, 3, 4, 5, 6, 7",
+            )
+            .bind(from)
+            .bind(to)
+            .bind(currency)
+            .bind(len)
+            .bind(vat_days)
+            .bind(source)
+            .bind(account)
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(SpendSum {
+                        source: r.try_get("source")?,
+                        campaign_id: r.try_get("campaign_id")?,
+                        channel: r.try_get("channel")?,
+                        bucket: r.try_get("bucket")?,
+                        day: r.try_get("day")?,
+                        currency: r.try_get("currency")?,
+                        vat_included: r.try_get("vat")?,
+                        provisional: r.try_get::<i64, _>("provisional")? > 0,
+                        micros: r.try_get("micros")?,
+                        impressions: r.try_get("impressions")?,
+                        clicks: r.try_get("clicks")?,
+                    })
+                })
+                .collect()
+        }
+
+        /// The monthly lead sums of the months `from..=to` (`YYYY-MM`): one row per key, so
+        /// no grouping is needed.
+        pub(super) async fn lead_month_sums(
+            pool: &Pool<$db>,
+            from: &str,
+            to: &str,
+        ) -> Result<Vec<LeadSum>, sqlx::Error> {
+            let rows = sqlx::query(
+                "SELECT month, campaign_source, campaign_id, channel, product, segment, region, \
+                 fx_day, currency, leads, won, won_micros, cohort, cohort_micros FROM lead_month \
+                 WHERE month >= $1 AND month <= $2",
+            )
+            .bind(from)
+            .bind(to)
+            .fetch_all(pool)
+            .await?;
+            let some = |v: String| (!v.is_empty()).then_some(v);
+            rows.iter()
+                .map(|r| {
+                    let fx_day: String = r.try_get("fx_day")?;
+                    Ok(LeadSum {
+                        campaign_source: some(r.try_get("campaign_source")?),
+                        campaign_id: some(r.try_get("campaign_id")?),
+                        channel: some(r.try_get("channel")?),
+                        product: some(r.try_get("product")?),
+                        segment: some(r.try_get("segment")?),
+                        region: some(r.try_get("region")?),
+                        bucket: r.try_get("month")?,
+                        fx_day: NaiveDate::parse_from_str(&fx_day, "%Y-%m-%d").ok(),
+                        currency: some(r.try_get("currency")?),
+                        leads: r.try_get("leads")?,
+                        won: r.try_get("won")?,
+                        won_micros: r.try_get("won_micros")?,
+                        cohort: r.try_get("cohort")?,
+                        cohort_micros: r.try_get("cohort_micros")?,
+                    })
+                })
+                .collect()
+        }
+
+        /// Leads created, won and (cohort) created-and-won per day of `from..=to`: three
+        /// groupings of `lead_fact` in one statement. Revenue in `currency` has no currency and
+        /// no day (it needs no conversion), as in `lead_month`.
+        pub(super) async fn lead_sums(
+            pool: &Pool<$db>,
+            from: NaiveDate,
+            to: NaiveDate,
+            currency: &str,
+        ) -> Result<Vec<LeadSum>, sqlx::Error> {
+            let rows = sqlx::query(
+                "SELECT campaign_source, campaign_id, channel, product, segment, region, \
+                 substr(CAST(created_day AS TEXT), 1, 10) AS bucket, NULL AS fx_day, NULL AS currency, \
+                 CAST(COUNT(*) AS BIGINT) AS leads, CAST(0 AS BIGINT) AS won, \
+                 CAST(0 AS BIGINT) AS won_micros, CAST(0 AS BIGINT) AS cohort, \
+                 CAST(0 AS BIGINT) AS cohort_micros \
+                 FROM lead_fact WHERE created_day >= $1 AND created_day <= $2 \
+                 GROUP BY 1, 2, 3, 4, 5, 6, 7 \
+                 UNION ALL \
+                 SELECT campaign_source, campaign_id, channel, product, segment, region, \
+                 substr(CAST(won_day AS TEXT), 1, 10), \
+                 CASE WHEN currency = $3 THEN NULL ELSE won_day END, \
+                 CASE WHEN currency = $3 THEN NULL ELSE currency END, \
+                 CAST(0 AS BIGINT), CAST(COUNT(*) AS BIGINT), \
+                 CAST(SUM(COALESCE(revenue_micros, 0)) AS BIGINT), CAST(0 AS BIGINT), \
+                 CAST(0 AS BIGINT) \
+                 FROM lead_fact WHERE won_day >= $1 AND won_day <= $2 \
+                 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9 \
+                 UNION ALL \
+                 SELECT campaign_source, campaign_id, channel, product, segment, region, \
+                 substr(CAST(created_day AS TEXT), 1, 10), \
+                 CASE WHEN currency = $3 THEN NULL ELSE won_day END, \
+                 CASE WHEN currency = $3 THEN NULL ELSE currency END, \
+                 CAST(0 AS BIGINT), CAST(0 AS BIGINT), CAST(0 AS BIGINT), \
+                 CAST(COUNT(*) AS BIGINT), CAST(SUM(COALESCE(revenue_micros, 0)) AS BIGINT) \
+                 FROM lead_fact WHERE created_day >= $1 AND created_day <= $2 AND won_day IS NOT NULL \
+                 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9",
+            )
+            .bind(from)
+            .bind(to)
+            .bind(currency)
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(LeadSum {
+                        campaign_source: r.try_get("campaign_source")?,
+                        campaign_id: r.try_get("campaign_id")?,
+                        channel: r.try_get("channel")?,
+                        product: r.try_get("product")?,
+                        segment: r.try_get("segment")?,
+                        region: r.try_get("region")?,
+                        bucket: r.try_get("bucket")?,
+                        fx_day: r.try_get("fx_day")?,
+                        currency: r.try_get("currency")?,
+                        leads: r.try_get("leads")?,
+                        won: r.try_get("won")?,
+                        won_micros: r.try_get("won_micros")?,
+                        cohort: r.try_get("cohort")?,
+                        cohort_micros: r.try_get("cohort_micros")?,
                     })
                 })
                 .collect()
@@ -1943,20 +2557,46 @@ macro_rules! define_queries {
             pool: &Pool<$db>,
             source: &str,
         ) -> Result<Vec<StoredLead>, sqlx::Error> {
-            let rows = sqlx::query(
+            select_leads(pool, source, LeadFilter::All).await
+        }
+
+        /// Leads of a source as `filter` says, by entity and id.
+        pub(super) async fn select_leads(
+            pool: &Pool<$db>,
+            source: &str,
+            filter: LeadFilter<'_>,
+        ) -> Result<Vec<StoredLead>, sqlx::Error> {
+            let mut q: QueryBuilder<$db> = QueryBuilder::new(
                 "SELECT entity, lead_id, name, created_at, updated_at, pipeline_id, stage_id, stage_name, \
                  stage_category, CAST(amount AS TEXT) AS amount, CAST(discount AS TEXT) AS discount, \
                  currency, CAST(exchange_rate AS TEXT) AS exchange_rate, closed_at, owner_id, \
                  lead_source, utm_source, utm_medium, utm_campaign, utm_content, utm_term, gclid, \
                  yclid, fbclid, product, segment, region, converted_deal_id, deleted_at \
-                 FROM lead WHERE source = $1 ORDER BY entity, lead_id",
-            )
-            .bind(source)
-            .fetch_all(pool)
-            .await?;
-            rows.iter()
-                .map(|r| {
-                    Ok(StoredLead {
+                 FROM lead WHERE source = ",
+            );
+            q.push_bind(source);
+            match filter {
+                LeadFilter::All => {}
+                LeadFilter::SyncedSince(since) => {
+                    q.push(" AND synced_at >= ").push_bind(since);
+                }
+                LeadFilter::Keys(keys) => push_keys(&mut q, keys),
+                LeadFilter::ConvertedInto(ids) => {
+                    q.push(" AND converted_deal_id IN (");
+                    let mut sep = q.separated(", ");
+                    for id in ids {
+                        sep.push_bind(id.as_str());
+                    }
+                    q.push(")");
+                }
+            }
+            q.push(" ORDER BY entity, lead_id");
+            // Streamed: a million leads are not held twice (as rows and as leads).
+            use futures::TryStreamExt;
+            let mut rows = q.build().fetch(pool);
+            let mut out = Vec::new();
+            while let Some(r) = rows.try_next().await? {
+                out.push(StoredLead {
                         entity: r.try_get("entity")?,
                         lead_id: r.try_get("lead_id")?,
                         name: r.try_get("name")?,
@@ -1986,9 +2626,9 @@ macro_rules! define_queries {
                         region: r.try_get("region")?,
                         converted_deal_id: r.try_get("converted_deal_id")?,
                         deleted_at: r.try_get("deleted_at")?,
-                    })
-                })
-                .collect()
+                });
+            }
+            Ok(out)
         }
 
         pub(super) async fn stages(

@@ -72,8 +72,9 @@ impl IntoResponse for ApiError {
 impl From<RoiError> for ApiError {
     fn from(e: RoiError) -> ApiError {
         match e {
-            RoiError::MissingRates(_) => ApiError::Unprocessable(e.to_string()),
             RoiError::Store(e) => ApiError::Internal(e.to_string()),
+            // A missing exchange or VAT rate: the data cannot give the report as asked.
+            e => ApiError::Unprocessable(e.to_string()),
         }
     }
 }
