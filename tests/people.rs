@@ -857,3 +857,23 @@ fn report_people_and_teams_from_the_command_line() {
         "{out}"
     );
 }
+
+store_test!(async fn roi_by_team_sums_the_channels_each_team_owns(store) {
+    let config = config(PEOPLE_TOML);
+    load(&store, &config).await;
+    let report = okno::figures::roi::roi(&store, &config, &Period::parse("2026-11").unwrap(), okno::figures::roi::By::Channel)
+        .await
+        .unwrap()
+        .by_team(&channel_teams(&config.people));
+    let row = |key: &str| report.rows.iter().find(|r| r.key == key).unwrap_or_else(|| panic!("{key}"));
+    // PPC = yandex_direct + google_ads: 1,800 spent, 3 leads, 2 won for 6,200 (as the teams
+    // report); Content = seo: 1 lead, 700; vk_ads belongs to no team: 200 spent.
+    let ppc = &row("PPC").figures;
+    assert_eq!((ppc.spend, ppc.leads, ppc.won, ppc.revenue), (d("1800"), 3, 2, d("6200")));
+    let content = &row("Content").figures;
+    assert_eq!((content.spend, content.leads, content.revenue), (d("0"), 1, d("700")));
+    assert_eq!(row("no team").figures.spend, d("200"));
+    // Regrouping moves rows, never money: the total is the channels' total.
+    let spend: okno_connector::rust_decimal::Decimal = report.rows.iter().map(|r| r.figures.spend).sum();
+    assert_eq!(spend, report.total.spend);
+});

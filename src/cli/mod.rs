@@ -255,6 +255,8 @@ pub enum ReportCommand {
 pub enum ReportBy {
     Campaign,
     Channel,
+    /// The `[[team]]`s of people.toml, through the channels they own.
+    Team,
     Product,
     Segment,
     Region,
@@ -1069,9 +1071,19 @@ async fn report_roi(
 ) -> anyhow::Result<()> {
     use crate::figures::roi::{self, Grain, Period, Query};
     let period = Period::parse(period).map_err(|e| anyhow::anyhow!("--period: {e}"))?;
+    let teams = by == ReportBy::Team;
+    if teams && config.people.teams.is_empty() {
+        bail!(
+            "--by team needs [[team]] blocks in {} (see config/people.example.toml)",
+            config
+                .path
+                .with_file_name(config::people::FILE_NAME)
+                .display()
+        );
+    }
     let by = match by {
         ReportBy::Campaign => roi::By::Campaign,
-        ReportBy::Channel => roi::By::Channel,
+        ReportBy::Channel | ReportBy::Team => roi::By::Channel,
         ReportBy::Product => roi::By::Product,
         ReportBy::Segment => roi::By::Segment,
         ReportBy::Region => roi::By::Region,
@@ -1084,7 +1096,10 @@ async fn report_roi(
         ReportGrain::Year => Grain::Year,
     };
     let query = Query { period, grain, by };
-    let report = roi::roi_query(store, config, &query).await?;
+    let mut report = roi::roi_query(store, config, &query).await?;
+    if teams {
+        report = report.by_team(&config::people::channel_teams(&config.people));
+    }
     print_table(&report.table(), format)
 }
 

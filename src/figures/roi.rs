@@ -13,7 +13,7 @@
 //! segment or region: rows by those carry no spend and `None` for every spend-based ratio,
 //! while the total keeps all spend.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{Datelike, Duration, NaiveDate, Weekday};
 use okno_connector::rust_decimal::Decimal;
@@ -388,6 +388,34 @@ pub struct Report {
     pub overhead: Overhead,
     /// Spend is net of VAT where a platform reported it with VAT.
     pub spend_net_of_vat: bool,
+}
+
+impl Report {
+    /// A report by channel regrouped by the teams owning the channels (`channel → team`, from
+    /// people.toml): each team's rows are the sums of its channels' per bucket; channels no team
+    /// owns go to `no team`, unattributed leads stay `unattributed`. The total is unchanged.
+    pub fn by_team(mut self, teams: &std::collections::BTreeMap<String, String>) -> Report {
+        debug_assert_eq!(self.by, By::Channel);
+        let mut rows: BTreeMap<(String, String), Row> = BTreeMap::new();
+        for r in std::mem::take(&mut self.rows) {
+            let team = match teams.get(&r.key) {
+                Some(team) => team.clone(),
+                None if r.key == "unattributed" => r.key.clone(),
+                None => "no team".to_string(),
+            };
+            rows.entry((team.clone(), r.month.clone()))
+                .or_insert_with(|| Row {
+                    key: team,
+                    channel: None,
+                    month: r.month.clone(),
+                    figures: Figures::default(),
+                })
+                .figures
+                .add(&r.figures);
+        }
+        self.rows = rows.into_values().collect();
+        self
+    }
 }
 
 /// Why a report could not be made.

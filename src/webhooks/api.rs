@@ -1,7 +1,8 @@
 //! The report API: `GET /api/v1/reports/{name}` serves the same tables as `okno report <name>`,
 //! as JSON (default) or CSV (`format=csv`), with the same parameters as query strings:
 //!
-//! - `roi`: `period` (required), `by` (campaign | channel);
+//! - `roi`: `period` (required), `by` (campaign | channel | team | product | segment |
+//!   region), `grain` (month | day | week | quarter | year);
 //! - `attribution`: `unmatched=true` lists the unattributed leads instead of the buckets;
 //! - every name of [`crate::figures::named::REPORTS`] (`anomalies`, `people`, `teams`,
 //!   `roi_by_campaign`...): `period` (required).
@@ -164,11 +165,38 @@ async fn table(app: &AppState, name: &str, params: &Params) -> Result<Table, Api
     match name {
         "roi" => {
             let period = params.period()?;
-            let by = match params.choice("by", &["campaign", "channel"])? {
-                "channel" => roi::By::Channel,
+            let by_name = params.choice(
+                "by",
+                &[
+                    "campaign", "channel", "team", "product", "segment", "region",
+                ],
+            )?;
+            let by = match by_name {
+                "channel" | "team" => roi::By::Channel,
+                "product" => roi::By::Product,
+                "segment" => roi::By::Segment,
+                "region" => roi::By::Region,
                 _ => roi::By::Campaign,
             };
-            Ok(roi::roi(store, config, &period, by).await?.table())
+            let grain =
+                match params.choice("grain", &["month", "day", "week", "quarter", "year"])? {
+                    "day" => roi::Grain::Day,
+                    "week" => roi::Grain::Week,
+                    "quarter" => roi::Grain::Quarter,
+                    "year" => roi::Grain::Year,
+                    _ => roi::Grain::Month,
+                };
+            if by_name == "team" && config.people.teams.is_empty() {
+                return Err(ApiError::BadRequest(
+                    "by=team needs [[team]] blocks in people.toml".into(),
+                ));
+            }
+            let query = roi::Query { period, grain, by };
+            let mut report = roi::roi_query(store, config, &query).await?;
+            if by_name == "team" {
+                report = report.by_team(&crate::config::people::channel_teams(&config.people));
+            }
+            Ok(report.table())
         }
         "attribution" => {
             let unmatched = params.flag("unmatched")?;
