@@ -15,6 +15,11 @@
 //! whole months covering the data: the issue's target); the report after 1 % of the leads
 //! changed (their facts updated incrementally); and after one spend page restated two days
 //! (one month summed again). Peak RSS is the process's.
+//!
+//! Then a nightly export (issue: exports) over the same store runs in a child process of its
+//! own, so its peak memory is the export's alone: the night of the last data day, ROI by
+//! campaign and by channel, budget and unattributed leads, month to date and the previous
+//! month, as CSV and XLSX (`--no-export` skips it).
 
 use std::str::FromStr;
 use std::time::Instant;
@@ -40,6 +45,15 @@ fn arg(args: &[String], name: &str) -> Option<String> {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--export-child") {
+        okno::alloc::tune();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(export_child(&args[i + 1], &args[i + 2], &args[i + 3]));
+        return;
+    }
     let leads: u64 = arg(&args, "--leads")
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
@@ -228,15 +242,104 @@ async fn run(backend: &str, leads: u64, spend: u64) {
         .expect("restated spend");
     page.clear();
     let (after_spend, _) = report("roi after a spend page").await;
+    let night = first + Duration::days(days as i64 - 1);
+    let export = if arg_flag("--no-export") {
+        String::new()
+    } else {
+        let target = match backend {
+            "postgres" => bench.schema_name().expect("schema").to_string(),
+            _ => format!("sqlite://{}/bench.db", dir.path().display()),
+        };
+        let out = std::process::Command::new(std::env::current_exe().expect("exe"))
+            .args(["--export-child", backend, &target, &night.to_string()])
+            .output()
+            .expect("export child");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        format!("; {}", String::from_utf8_lossy(&out.stdout).trim())
+    };
     bench.finish().await;
     println!(
         "{backend}: {leads} leads, {spend} spend rows ({days} days × {CAMPAIGNS} campaigns) loaded in {loaded:.1} s; \
          first lead fact build {facts:.2} s; first ROI (sums every spend month) {first_report:.2} s; \
          ROI by campaign × month ({rows} rows), facts and sums current: best {:.3} s, median {:.3} s ({sums_read}); \
          after 1 % of leads changed {after_leads:.3} s; after one spend page {after_spend:.3} s; \
-         peak RSS {:.1} MiB",
+         peak RSS {:.1} MiB{export}",
         timings[0],
         timings[1],
+        peak_rss_mib()
+    );
+}
+
+fn arg_flag(name: &str) -> bool {
+    std::env::args().any(|a| a == name)
+}
+
+/// The child process: one nightly export of `night` over the prepared store, timed, with this
+/// process's peak memory.
+async fn export_child(backend: &str, target: &str, night: &str) {
+    let store = if backend == "postgres" {
+        let url = std::env::var("OKNO_BENCH_PG_URL").expect("OKNO_BENCH_PG_URL");
+        let opts = sqlx::postgres::PgConnectOptions::from_str(&url)
+            .expect("url")
+            .options([("search_path", target)]);
+        okno::store::Store::connect_postgres(opts, 4)
+            .await
+            .expect("postgres")
+    } else {
+        okno::store::Store::connect(target, 4)
+            .await
+            .expect("sqlite")
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("okno.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[report]\ncurrency = \"RUB\"\ntimezone = \"Europe/Moscow\"\n\n[[export]]\nname = \"bench\"\n\
+             reports = [\"roi_by_campaign\", \"roi_by_channel\", \"budget\", \"unattributed\"]\n\
+             periods = [\"month_to_date\", \"previous_month\"]\nformats = [\"csv\", \"xlsx\"]\n\
+             directory = \"{}\"\n",
+            dir.path().join("exports").display()
+        ),
+    )
+    .expect("config");
+    let config = okno::config::load_with_env(&file, &[])
+        .expect("config")
+        .config;
+    let night = NaiveDate::from_str(night).expect("night");
+    // A night runs hours after the day's syncs; here the whole load is minutes old, and the
+    // facts re-read leads synced within two minutes before their last build (pages committed
+    // late). So wait until the newest lead is older than that, let one untimed refresh take the
+    // window in, and reset the peak RSS: what follows is a night's export alone.
+    let (_, newest) = store.table_state("lead", None).await.expect("leads");
+    let newest: chrono::DateTime<Utc> = newest
+        .and_then(|t| t.replace(' ', "T").parse().ok())
+        .unwrap_or_else(Utc::now);
+    let wait = (newest + Duration::seconds(125) - Utc::now()).num_milliseconds();
+    if wait > 0 {
+        std::thread::sleep(std::time::Duration::from_millis(wait as u64));
+    }
+    okno::figures::facts::refresh(&store, &config)
+        .await
+        .expect("facts");
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let started = Instant::now();
+    let written =
+        okno::export::run_night(&store, &config, &config.exports[0], night, "bench", None)
+            .await
+            .expect("export");
+    let took = started.elapsed().as_secs_f64();
+    let rows: u64 = written.manifest.files.iter().map(|f| f.rows).sum();
+    let bytes: u64 = written.manifest.files.iter().map(|f| f.bytes).sum();
+    store.close().await;
+    println!(
+        "nightly export of {night}: {} files, {rows} rows, {:.1} MiB in {took:.2} s, export process peak RSS {:.1} MiB",
+        written.manifest.files.len(),
+        bytes as f64 / 1_048_576.0,
         peak_rss_mib()
     );
 }

@@ -41,6 +41,12 @@ pub struct BenchStore {
 }
 
 impl BenchStore {
+    /// The PostgreSQL schema the store lives in, for another process to open it.
+    #[allow(dead_code)] // the figures bench's export child; the other benches open no second process
+    pub fn schema_name(&self) -> Option<&str> {
+        self.schema.as_ref().map(|(_, s)| s.as_str())
+    }
+
     /// Closes the store and drops the PostgreSQL schema.
     pub async fn finish(self) {
         self.store.close().await;
