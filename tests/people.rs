@@ -876,4 +876,7 @@ store_test!(async fn roi_by_team_sums_the_channels_each_team_owns(store) {
     // Regrouping moves rows, never money: the total is the channels' total.
     let spend: okno_connector::rust_decimal::Decimal = report.rows.iter().map(|r| r.figures.spend).sum();
     assert_eq!(spend, report.total.spend);
+    let table = report.table();
+    assert_eq!(table.json()["by"], "team");
+    assert!(table.title.contains("by team"), "{}", table.title);
 });

@@ -29,13 +29,16 @@ fn signal(child: &Child, sig: i32) {
     assert_eq!(rc, 0, "kill({}, {sig})", child.id());
 }
 
-/// (instance, holder pid) of every live lease.
+/// (instance, holder pid) of every live lease of a connector instance.
 async fn holders(store: &Store) -> Vec<(String, u32)> {
     store
         .live_leases()
         .await
         .unwrap()
         .into_iter()
+        // Connector instances only: an export's lease (`export:<name>`) is held while a night
+        // is written, and a written night is not taken up again.
+        .filter(|(source, _)| !source.starts_with("export:"))
         .filter_map(|(source, holder)| {
             let pid = holder.rsplit(':').nth(1)?.parse().ok()?;
             Some((source, pid))

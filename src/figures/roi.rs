@@ -382,6 +382,8 @@ pub struct Report {
     pub period: Period,
     pub grain: Grain,
     pub by: By,
+    /// What the rows are, as titles and JSON say it: `by`'s name, or `team` once regrouped.
+    pub rows_are: &'static str,
     pub rows: Vec<Row>,
     pub total: Figures,
     pub margin: Option<Decimal>,
@@ -414,6 +416,7 @@ impl Report {
                 .add(&r.figures);
         }
         self.rows = rows.into_values().collect();
+        self.rows_are = "team";
         self
     }
 }
@@ -709,6 +712,7 @@ pub async fn roi_query(store: &Store, config: &Config, q: &Query) -> Result<Repo
         period: q.period.clone(),
         grain: q.grain,
         by: q.by,
+        rows_are: q.by.as_str(),
         rows,
         total,
         margin: config.report.gross_margin,
@@ -725,7 +729,7 @@ impl Report {
                 "ROI {} to {} by {} and {}, {} in {}, last-touch attribution (provisional = includes spend the platform may still restate)",
                 self.period.from,
                 self.period.to,
-                self.by.as_str(),
+                self.rows_are,
                 self.grain.as_str(),
                 self.currency,
                 self.timezone
@@ -760,7 +764,7 @@ impl Report {
         .meta("from", self.period.from.to_string())
         .meta("to", self.period.to.to_string())
         .meta("grain", self.grain.as_str())
-        .meta("by", self.by.as_str())
+        .meta("by", self.rows_are)
         .meta("attribution", "last touch")
         .meta(
             "spend_vat",
