@@ -396,38 +396,6 @@ pub struct LeadFact {
     pub owner_id: Option<String>,
 }
 
-/// Spend of one campaign and month (and day, for amounts to convert), summed in SQL.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SpendTotal {
-    pub source: String,
-    pub campaign_id: String,
-    pub channel: String,
-    /// `YYYY-MM`.
-    pub month: String,
-    /// Set when `currency` is not the reporting currency: the day whose rate converts it.
-    pub day: Option<NaiveDate>,
-    pub currency: String,
-    /// Some of the days may still be restated.
-    pub provisional: bool,
-    pub micros: i64,
-    pub impressions: i64,
-    pub clicks: i64,
-}
-
-/// Leads created (`leads`) or won (`won`, `micros` of revenue) for one attribution and month.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LeadTotal {
-    pub campaign_source: Option<String>,
-    pub campaign_id: Option<String>,
-    pub channel: Option<String>,
-    pub month: String,
-    pub day: Option<NaiveDate>,
-    pub currency: Option<String>,
-    pub leads: i64,
-    pub won: i64,
-    pub micros: i64,
-}
-
 /// A lead attribution placed nowhere, with why (from the lead facts).
 #[derive(Debug, Clone, PartialEq)]
 pub struct UnattributedLead {
@@ -1547,14 +1515,6 @@ impl Store {
         })
     }
 
-    /// The fingerprint a source's lead facts were last built with.
-    pub async fn fact_fingerprint(&self, source: &str) -> Result<Option<String>, StoreError> {
-        Ok(match &self.pool {
-            Pool::Sqlite(p) => sqlite_q::fact_fingerprint(p, source).await?,
-            Pool::Postgres(p) => pg_q::fact_fingerprint(p, source).await?,
-        })
-    }
-
     /// What a source's lead facts were built from.
     pub async fn fact_state(&self, source: &str) -> Result<Option<FactState>, StoreError> {
         Ok(match &self.pool {
@@ -1684,32 +1644,6 @@ impl Store {
         Ok(match &self.pool {
             Pool::Sqlite(p) => sqlite_q::refresh_spend_months(p).await?,
             Pool::Postgres(p) => pg_q::refresh_spend_months(p).await?,
-        })
-    }
-
-    /// Spend of `from..=to` by campaign and month, summed in the database.
-    pub async fn spend_totals(
-        &self,
-        from: NaiveDate,
-        to: NaiveDate,
-        currency: &str,
-    ) -> Result<Vec<SpendTotal>, StoreError> {
-        Ok(match &self.pool {
-            Pool::Sqlite(p) => sqlite_q::spend_totals(p, from, to, currency).await?,
-            Pool::Postgres(p) => pg_q::spend_totals(p, from, to, currency).await?,
-        })
-    }
-
-    /// Leads created and won in `from..=to` by attribution and month, from the lead facts.
-    pub async fn lead_totals(
-        &self,
-        from: NaiveDate,
-        to: NaiveDate,
-        currency: &str,
-    ) -> Result<Vec<LeadTotal>, StoreError> {
-        Ok(match &self.pool {
-            Pool::Sqlite(p) => sqlite_q::lead_totals(p, from, to, currency).await?,
-            Pool::Postgres(p) => pg_q::lead_totals(p, from, to, currency).await?,
         })
     }
 

@@ -43,8 +43,8 @@ macro_rules! define_queries {
         use super::queries::{clean, clean_opt, CHUNK};
         use super::{
             AccountState, Assignee, Batch, DoneTask, FactState, InboxRow, LeadFact, LeadFilter,
-            LeadMonthCounts, LeadMonthKey, LeadSum, LeadTotal, NewDelivery, OpenWork, RunOutcome, RunRow,
-            SolvedTicket, SpendSum, SpendTotal, StateRow, StoredCampaign, StoredLead, StoredRate, StoredSpend, StoredTask,
+            LeadMonthCounts, LeadMonthKey, LeadSum, NewDelivery, OpenWork, RunOutcome, RunRow,
+            SolvedTicket, SpendSum, StateRow, StoredCampaign, StoredLead, StoredRate, StoredSpend, StoredTask,
             StoredTicket, TokenRow, TokenState,
         };
 
@@ -850,16 +850,6 @@ macro_rules! define_queries {
             Ok((row.try_get("n")?, row.try_get("m")?))
         }
 
-        pub(super) async fn fact_fingerprint(
-            pool: &Pool<$db>,
-            source: &str,
-        ) -> Result<Option<String>, sqlx::Error> {
-            sqlx::query_scalar("SELECT fingerprint FROM fact_state WHERE source = $1")
-                .bind(source)
-                .fetch_optional(pool)
-                .await
-        }
-
         pub(super) async fn fact_state(
             pool: &Pool<$db>,
             source: &str,
@@ -1133,100 +1123,6 @@ macro_rules! define_queries {
                 }
             }
             Ok(out)
-        }
-
-        /// Spend of the days `from..=to` by campaign and month; amounts not in `currency` are
-        /// kept apart per day, to be converted at that day's rate.
-        pub(super) async fn spend_totals(
-            pool: &Pool<$db>,
-            from: NaiveDate,
-            to: NaiveDate,
-            currency: &str,
-        ) -> Result<Vec<SpendTotal>, sqlx::Error> {
-            let rows = sqlx::query(
-                "SELECT s.source, s.campaign_id, COALESCE(c.channel, s.source) AS channel, \
-                 substr(CAST(s.spend_date AS TEXT), 1, 7) AS month, \
-                 CASE WHEN s.currency = $3 THEN NULL ELSE s.spend_date END AS day, s.currency, \
-                 CAST(MAX(CASE WHEN a.provisional_from IS NOT NULL AND s.spend_date >= a.provisional_from \
-                     THEN 1 ELSE 0 END) AS BIGINT) AS provisional, \
-                 CAST(SUM(s.cost_micros) AS BIGINT) AS micros, \
-                 CAST(SUM(COALESCE(s.impressions, 0)) AS BIGINT) AS impressions, \
-                 CAST(SUM(COALESCE(s.clicks, 0)) AS BIGINT) AS clicks \
-                 FROM ad_spend_daily s \
-                 LEFT JOIN campaign c ON c.source = s.source AND c.account_id = s.account_id \
-                     AND c.campaign_id = s.campaign_id \
-                 LEFT JOIN ad_account a ON a.source = s.source AND a.account_id = s.account_id \
-                 WHERE s.spend_date >= $1 AND s.spend_date <= $2 \
-                 GROUP BY s.source, s.campaign_id, COALESCE(c.channel, s.source), \
-                     substr(CAST(s.spend_date AS TEXT), 1, 7), \
-                     CASE WHEN s.currency = $3 THEN NULL ELSE s.spend_date END, s.currency",
-            )
-            .bind(from)
-            .bind(to)
-            .bind(currency)
-            .fetch_all(pool)
-            .await?;
-            rows.iter()
-                .map(|r| {
-                    Ok(SpendTotal {
-                        source: r.try_get("source")?,
-                        campaign_id: r.try_get("campaign_id")?,
-                        channel: r.try_get("channel")?,
-                        month: r.try_get("month")?,
-                        day: r.try_get("day")?,
-                        currency: r.try_get("currency")?,
-                        provisional: r.try_get::<i64, _>("provisional")? > 0,
-                        micros: r.try_get("micros")?,
-                        impressions: r.try_get("impressions")?,
-                        clicks: r.try_get("clicks")?,
-                    })
-                })
-                .collect()
-        }
-
-        /// Leads created and won in `from..=to` by attribution and month; revenue not in
-        /// `currency` is kept apart per won day.
-        pub(super) async fn lead_totals(
-            pool: &Pool<$db>,
-            from: NaiveDate,
-            to: NaiveDate,
-            currency: &str,
-        ) -> Result<Vec<LeadTotal>, sqlx::Error> {
-            let rows = sqlx::query(
-                "SELECT campaign_source, campaign_id, channel, \
-                 substr(CAST(created_day AS TEXT), 1, 7) AS month, NULL AS day, NULL AS currency, \
-                 CAST(COUNT(*) AS BIGINT) AS leads, CAST(0 AS BIGINT) AS won, \
-                 CAST(0 AS BIGINT) AS micros \
-                 FROM lead_fact WHERE created_day >= $1 AND created_day <= $2 \
-                 GROUP BY campaign_source, campaign_id, channel, substr(CAST(created_day AS TEXT), 1, 7) \
-                 UNION ALL \
-                 SELECT campaign_source, campaign_id, channel, substr(CAST(won_day AS TEXT), 1, 7), \
-                 CASE WHEN currency = $3 THEN NULL ELSE won_day END, currency, \
-                 CAST(0 AS BIGINT), CAST(COUNT(*) AS BIGINT), CAST(SUM(revenue_micros) AS BIGINT) \
-                 FROM lead_fact WHERE won_day >= $1 AND won_day <= $2 \
-                 GROUP BY campaign_source, campaign_id, channel, substr(CAST(won_day AS TEXT), 1, 7), \
-                     CASE WHEN currency = $3 THEN NULL ELSE won_day END, currency",
-            )
-            .bind(from)
-            .bind(to)
-            .bind(currency)
-            .fetch_all(pool)
-            .await?;
-            rows.iter()
-                .map(|r| {
-                    Ok(LeadTotal {
-                        campaign_source: r.try_get("campaign_source")?,
-                        campaign_id: r.try_get("campaign_id")?,
-                        channel: r.try_get("channel")?,
-                        month: r.try_get("month")?,
-                        day: r.try_get("day")?,
-                        currency: r.try_get("currency")?,
-                        leads: r.try_get("leads")?,
-                        won: r.try_get("won")?,
-                        micros: r.try_get::<Option<i64>, _>("micros")?.unwrap_or(0),
-                    })
-                })
-                .collect()
         }
 
         /// The months spend pages marked, recomputed from `ad_spend_daily`, each in its own
