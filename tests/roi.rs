@@ -5,67 +5,15 @@ mod common;
 
 use common::engine::load_config;
 
-use std::str::FromStr;
-
-use chrono::{DateTime, NaiveDate, Utc};
 use okno::figures::roi::{roi, roi_query, By, Figures, Grain, Period, Query, RoiError};
-use okno_connector::rust_decimal::Decimal;
-use okno_connector::serde_json::value::RawValue;
 use okno_connector::{
-    AdAccount, AdSpend, Campaign, ClickId, ClickKind, Currency, Deleted, DeletedKind, FxRate, Lead,
-    LeadEntity, Marks, Record, SpendWindow, StageCategory,
+    ClickId, ClickKind, Deleted, DeletedKind, FxRate, LeadEntity, Record, SpendWindow,
 };
 
-fn d(s: &str) -> Decimal {
-    Decimal::from_str(s).unwrap()
-}
-fn day(s: &str) -> NaiveDate {
-    s.parse().unwrap()
-}
-fn at(s: &str) -> DateTime<Utc> {
-    s.parse().unwrap()
-}
-fn cur(s: &str) -> Currency {
-    s.parse().unwrap()
-}
-fn raw() -> Box<RawValue> {
-    RawValue::from_string("{}".into()).unwrap()
-}
+use common::records::{account, at, campaign, cur, day, dec as d, spend};
 
-fn account(id: &str, currency: &str) -> Record {
-    Record::AdAccount(AdAccount {
-        account_id: id.into(),
-        name: None,
-        currency: cur(currency),
-        time_zone: "Europe/Moscow".into(),
-        raw: raw(),
-    })
-}
-fn campaign(account: &str, id: &str, name: &str, channel: &str) -> Record {
-    Record::Campaign(Campaign {
-        account_id: account.into(),
-        campaign_id: id.into(),
-        name: name.into(),
-        status: None,
-        channel: channel.into(),
-        utm_campaign: None,
-        raw: raw(),
-    })
-}
-fn spend(account: &str, campaign: &str, date: &str, cost: &str, currency: &str) -> Record {
-    Record::AdSpend(AdSpend {
-        account_id: account.into(),
-        campaign_id: campaign.into(),
-        date: day(date),
-        cost: d(cost),
-        currency: cur(currency),
-        vat_included: None,
-        impressions: Some(100),
-        clicks: Some(10),
-        conversions: None,
-        raw: raw(),
-    })
-}
+/// A lead (see `common::records::lead`) that may also carry a gclid; won: (closed at, amount,
+/// discount, currency).
 fn lead(
     id: &str,
     created: &str,
@@ -73,40 +21,11 @@ fn lead(
     gclid: Option<&str>,
     won: Option<(&str, &str, &str, &str)>,
 ) -> Record {
-    // won: (closed at, amount, discount, currency)
-    Record::Lead(Box::new(Lead {
-        lead_id: id.into(),
-        entity: LeadEntity::Lead,
-        name: None,
-        created_at: at(created),
-        updated_at: at(created),
-        pipeline_id: None,
-        stage_id: None,
-        stage_name: None,
-        stage_category: if won.is_some() {
-            StageCategory::Won
-        } else {
-            StageCategory::Open
-        },
-        amount: won.map(|w| d(w.1)),
-        discount: won.map(|w| d(w.2)),
-        currency: Some(cur(won.map_or("RUB", |w| w.3))),
-        exchange_rate: None,
-        closed_at: won.map(|w| at(w.0)),
-        owner_id: None,
-        lead_source: None,
-        marks: Marks {
-            utm_campaign: utm.map(str::to_string),
-            gclid: gclid.map(str::to_string),
-            ..Marks::default()
-        },
-        product: None,
-        segment: None,
-        region: None,
-        converted_deal_id: None,
-        deleted_at: None,
-        raw: raw(),
-    }))
+    let mut record = common::records::lead(id, created, utm, won);
+    if let Record::Lead(l) = &mut record {
+        l.marks.gclid = gclid.map(str::to_string);
+    }
+    record
 }
 
 async fn load(store: &okno::store::Store, with_rate: bool) {
