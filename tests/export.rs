@@ -197,9 +197,9 @@ store_test!(async fn a_crash_mid_night_leaves_no_partial_file_and_the_night_befo
     let before = files(&out.path().join("2026-11-21"));
 
     // The writer dies with one file of the next night in place and the next half-written.
-    *export::CRASH_AFTER_FILES.lock().unwrap() = Some((name.clone(), 1));
+    export::CRASH_AFTER_FILES.lock().unwrap().push((name.clone(), 1));
     let crashed = export::run_night(&store, &config, e, day("2026-11-22"), "manual", None).await;
-    *export::CRASH_AFTER_FILES.lock().unwrap() = None;
+    export::CRASH_AFTER_FILES.lock().unwrap().retain(|(armed, _)| *armed != name);
     assert!(crashed.is_err());
     let dir = out.path().join("2026-11-22");
     let left = files(&dir);

@@ -150,8 +150,9 @@ pub struct Written {
 
 /// Test hook: the writer of the named export panics, as a crash would, once this many files
 /// are in place, leaving half of the next one under its temporary name. Inert unless armed.
-pub static CRASH_AFTER_FILES: std::sync::Mutex<Option<(String, usize)>> =
-    std::sync::Mutex::new(None);
+/// Keyed by export name, so tests running side by side (one per backend) arm their own.
+pub static CRASH_AFTER_FILES: std::sync::Mutex<Vec<(String, usize)>> =
+    std::sync::Mutex::new(Vec::new());
 
 /// Writes `bytes` to `dir/name` so the name only ever holds a complete file: a temporary file in
 /// the same directory, flushed, renamed over the name. The caller flushes the directory.
@@ -255,9 +256,7 @@ fn write_files(
     let crash_at = CRASH_AFTER_FILES
         .lock()
         .ok()
-        .and_then(|armed| armed.clone())
-        .filter(|(name, _)| *name == export.name)
-        .map(|(_, n)| n);
+        .and_then(|armed| armed.iter().find(|(name, _)| *name == export.name).map(|(_, n)| *n));
     for (i, f) in files.iter().enumerate() {
         if crash_at == Some(i) {
             // A test's crash point: files before it are in place, this one never is.
