@@ -4,6 +4,7 @@
 //! cargo bench --bench figures                                    # 1M leads, 5M spend rows, SQLite
 //! OKNO_BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/test cargo bench --bench figures -- --backend postgres
 //! cargo bench --bench figures -- --leads 100000 --spend 500000
+//! cargo bench --bench figures -- --no-export --keep    # skip the export; keep the store to study
 //! ```
 //!
 //! The data is written straight through the store (as pages of 10,000 records, like a sync):
@@ -189,8 +190,8 @@ async fn run(backend: &str, leads: u64, spend: u64) {
         rows = n;
     }
     timings.sort_by(f64::total_cmp);
-    // Where the report's time goes: the two sum reads alone (the rest is refreshing checks and
-    // adding the sums up per row in Rust).
+    // Where the report's time goes: the check that the facts are current, and the two sum
+    // reads alone (the rest is adding the sums up per row in Rust).
     let started = Instant::now();
     let spend_sums = store
         .spend_sums(period.from, period.to, "RUB", false, false)
@@ -203,8 +204,17 @@ async fn run(backend: &str, leads: u64, spend: u64) {
         .await
         .expect("lead sums");
     let lead_read = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let check = okno::figures::facts::refresh(store, &config)
+        .await
+        .expect("facts check");
+    let check_took = started.elapsed().as_secs_f64();
+    assert!(
+        check.rebuilt.is_empty() && check.updated.is_empty(),
+        "{check:?}"
+    );
     let sums_read = format!(
-        "spend sums {spend_read:.3} s ({} rows), lead sums {lead_read:.3} s ({} rows)",
+        "facts check {check_took:.3} s, spend sums {spend_read:.3} s ({} rows), lead sums {lead_read:.3} s ({} rows)",
         spend_sums.len(),
         lead_sums.len()
     );
@@ -269,7 +279,17 @@ async fn run(backend: &str, leads: u64, spend: u64) {
         );
         format!("; {}", String::from_utf8_lossy(&out.stdout).trim())
     };
-    bench.finish().await;
+    if arg_flag("--keep") {
+        println!(
+            "kept: {}",
+            match bench.schema_name() {
+                Some(schema) => format!("schema {schema}"),
+                None => format!("{}/bench.db", dir.keep().display()),
+            }
+        );
+    } else {
+        bench.finish().await;
+    }
     println!(
         "{backend}: {leads} leads, {spend} spend rows ({days} days × {CAMPAIGNS} campaigns) loaded in {loaded:.1} s; \
          first lead fact build {facts:.2} s; first ROI (sums every spend month) {first_report:.2} s; \

@@ -57,6 +57,17 @@ fn lead(id: &str, updated_h: u32, amount: &str, category: StageCategory) -> Reco
     }))
 }
 
+/// The lead change counter of `source` (`table_version`), if it has one.
+async fn lead_version(store: &Store, source: &str) -> Option<i64> {
+    store
+        .table_versions()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|(table, s, _)| table == "lead" && s == source)
+        .map(|(_, _, v)| v)
+}
+
 fn deleted(id: &str, h: u32) -> Record {
     Record::Deleted(Deleted {
         kind: DeletedKind::Lead(LeadEntity::Lead),
@@ -83,8 +94,11 @@ store_test!(async fn leads_keep_exact_money_and_typed_marks(store) {
     assert_eq!(one.utm[4].as_deref(), Some("курсы маркетинга"));
     assert_eq!(one.click_ids[1].as_deref(), Some("8432"));
     assert_eq!(one.region.as_deref(), Some("Москва"));
-    // The same page again changes nothing.
+    assert_eq!(lead_version(&store, "amo").await, Some(1));
+    // The same page again changes nothing, and the facts' change counter stays put.
     assert_eq!(store.commit_page("amo", "leads", &page, None).await.unwrap(), 0);
+    assert_eq!(lead_version(&store, "amo").await, Some(1));
+    assert_eq!(store.lead_sources().await.unwrap(), ["amo"]);
     // The same vendor version with a field mapped differently (config changed, then a resync).
     let mut remapped = lead("2", 2, "0.000001", StageCategory::Open);
     if let Record::Lead(l) = &mut remapped {
@@ -92,14 +106,18 @@ store_test!(async fn leads_keep_exact_money_and_typed_marks(store) {
         l.discount = None;
     }
     assert_eq!(store.commit_page("amo", "leads", &[remapped], None).await.unwrap(), 1);
+    assert_eq!(lead_version(&store, "amo").await, Some(2));
     let two = &store.leads("amo").await.unwrap()[1];
     assert_eq!((two.product.as_deref(), two.discount.as_deref()), (Some("Analytics intensive"), None));
 });
 
 store_test!(async fn a_deleted_lead_is_marked_and_stays_deleted_against_older_versions(store) {
     store.commit_page("amo", "leads", &[lead("1", 2, "100", StageCategory::Open)], None).await.unwrap();
-    // Deleting a lead the store never saw changes nothing.
+    // Deleting a lead the store never saw changes nothing; the deletion moves the counter.
+    assert_eq!(store.commit_page("amo", "deleted", &[deleted("99", 5)], None).await.unwrap(), 0);
+    assert_eq!(lead_version(&store, "amo").await, Some(1));
     assert_eq!(store.commit_page("amo", "deleted", &[deleted("1", 5), deleted("99", 5)], None).await.unwrap(), 1);
+    assert_eq!(lead_version(&store, "amo").await, Some(2));
     let rows = store.leads("amo").await.unwrap();
     assert_eq!(rows.len(), 1, "nothing is erased and nothing invented");
     assert_eq!(rows[0].deleted_at, Some(at(5)));

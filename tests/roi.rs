@@ -227,6 +227,10 @@ store_test!(async fn lead_facts_are_rebuilt_only_when_what_they_derive_from_chan
     store.commit_page("direct", "campaigns", &[campaign("brand-acc", "702", "Generic", "yandex_direct")], None).await.unwrap();
     let after = okno::figures::facts::refresh(&store, &config).await.unwrap();
     assert_eq!(after.rebuilt, [("amo".to_string(), 5)]);
+    // The same campaign page again changes no row: nothing to redo.
+    store.commit_page("direct", "campaigns", &[campaign("brand-acc", "702", "Generic", "yandex_direct")], None).await.unwrap();
+    let same = okno::figures::facts::refresh(&store, &config).await.unwrap();
+    assert_eq!((same.rebuilt.len(), same.updated.len(), same.current), (0, 0, 1));
 });
 
 /// Two more Brand leads on top of `load`: F at 21:30 UTC on Sunday 1 November (00:30 on Monday
@@ -609,7 +613,7 @@ store_test!(async fn an_update_computed_from_stale_facts_writes_nothing(store) {
     let facts = store.lead_facts("amo", None).await.unwrap();
     let current = store.fact_state("amo").await.unwrap().unwrap();
     // Another refresh got there first: the state these deltas were computed from is gone.
-    let stale = okno::store::FactState { leads_state: Some("(0, None)".into()), ..current.clone() };
+    let stale = okno::store::FactState { leads_state: Some("v0".into()), ..current.clone() };
     let applied = store
         .update_facts("amo", &[("lead".into(), "B".into())], &[], &[], &stale, &current)
         .await

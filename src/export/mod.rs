@@ -253,10 +253,12 @@ fn write_files(
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok());
     let mut entries = Vec::new();
-    let crash_at = CRASH_AFTER_FILES
-        .lock()
-        .ok()
-        .and_then(|armed| armed.iter().find(|(name, _)| *name == export.name).map(|(_, n)| *n));
+    let crash_at = CRASH_AFTER_FILES.lock().ok().and_then(|armed| {
+        armed
+            .iter()
+            .find(|(name, _)| *name == export.name)
+            .map(|(_, n)| *n)
+    });
     for (i, f) in files.iter().enumerate() {
         if crash_at == Some(i) {
             // A test's crash point: files before it are in place, this one never is.

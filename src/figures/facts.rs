@@ -5,8 +5,8 @@
 //!
 //! A source's facts are rebuilt whole when anything shared they derive from changed since they
 //! were built: the campaigns and click ids of every source, the attribution rules, the
-//! reporting time zone or currency. When only the source's leads changed (count or newest
-//! `synced_at`), only the leads synced since the last build began (less a margin for pages
+//! reporting time zone or currency. When only the source's leads changed (their change counter
+//! in `table_version` moved), only the leads synced since the last build began (less a margin for pages
 //! committed late) are attributed again, with the records paired with them (a Zoho lead and the
 //! deal it converted into count as one lead), and the monthly sums change by the difference.
 //! Either way it is one transaction, so a report never sees half of it.
@@ -52,19 +52,28 @@ pub async fn refresh_with_margin(
     config: &Config,
     margin: Duration,
 ) -> Result<Refreshed, StoreError> {
+    // Read before the leads, so a page landing meanwhile shows as a change next time.
+    let versions = store.table_versions().await?;
+    let of = |table: &str| -> Vec<(&str, i64)> {
+        versions
+            .iter()
+            .filter(|(t, _, _)| t == table)
+            .map(|(_, source, v)| (source.as_str(), *v))
+            .collect()
+    };
     let shared = hex::encode(Sha256::digest(format!(
         "rules={:?};tz={};currency={};campaigns={:?};clicks={:?}",
         config.attribution,
         config.report.timezone.name(),
         config.report.currency,
-        store.table_state("campaign", None).await?,
-        store.table_state("click_id", None).await?,
+        of("campaign"),
+        of("click_id"),
     )));
     let mut out = Refreshed::default();
     let mut attr: Option<Attributor> = None;
-    for source in store.lead_sources().await? {
-        // Read before the leads, so a page landing meanwhile shows as a change next time.
-        let leads_state = format!("{:?}", store.table_state("lead", Some(&source)).await?);
+    for (source, version) in of("lead") {
+        let source = source.to_string();
+        let leads_state = format!("v{version}");
         let started = Utc::now();
         let built = store.fact_state(&source).await?;
         let same_shared = built.as_ref().is_some_and(|b| b.fingerprint == shared);

@@ -512,7 +512,7 @@ pub(crate) enum LeadFilter<'a> {
 pub struct FactState {
     /// Rules, zone, currency, campaigns and click ids.
     pub fingerprint: String,
-    /// The source's lead count and newest `synced_at`.
+    /// The source's lead change counter (`table_version`).
     pub leads_state: Option<String>,
     /// When the build began reading leads: leads synced since then are the changed ones.
     pub leads_since: Option<DateTime<Utc>>,
@@ -1501,17 +1501,13 @@ impl Store {
         })
     }
 
-    /// Row count and newest `synced_at` of `lead`, `campaign` or `click_id` (of one source when
-    /// given), as text: what derived figures were built from.
-    pub async fn table_state(
-        &self,
-        table: &'static str,
-        source: Option<&str>,
-    ) -> Result<(i64, Option<String>), StoreError> {
-        debug_assert!(["lead", "campaign", "click_id"].contains(&table));
+    /// The change counters of `lead`, `campaign` and `click_id` per source: (table, source,
+    /// version), bumped by every transaction that changes their rows; what derived figures
+    /// were built from.
+    pub async fn table_versions(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
         Ok(match &self.pool {
-            Pool::Sqlite(p) => sqlite_q::table_state(p, table, source).await?,
-            Pool::Postgres(p) => pg_q::table_state(p, table, source).await?,
+            Pool::Sqlite(p) => sqlite_q::table_versions(p).await?,
+            Pool::Postgres(p) => pg_q::table_versions(p).await?,
         })
     }
 

@@ -86,8 +86,10 @@ macro_rules! define_queries {
             for chunk in batch.groups.chunks(CHUNK) {
                 n += upsert_groups(tx, source, chunk, now).await?;
             }
+            // Rows changed in the tables lead facts derive from: each bumps its counter once.
+            let (mut leads, mut campaigns, mut clicks) = (0, 0, 0);
             for chunk in batch.leads.chunks(CHUNK) {
-                n += upsert_leads(tx, source, chunk, now).await?;
+                leads += upsert_leads(tx, source, chunk, now).await?;
             }
             for chunk in batch.stages.chunks(CHUNK) {
                 n += upsert_stages(tx, source, chunk, now).await?;
@@ -96,13 +98,17 @@ macro_rules! define_queries {
                 n += upsert_tasks(tx, source, chunk, now).await?;
             }
             for d in &batch.deletions {
-                n += mark_deleted(tx, source, d, now).await?;
+                let marked = mark_deleted(tx, source, d, now).await?;
+                match d.kind {
+                    DeletedKind::Lead(_) => leads += marked,
+                    _ => n += marked,
+                }
             }
             for chunk in batch.accounts.chunks(CHUNK) {
                 n += upsert_accounts(tx, source, chunk, now).await?;
             }
             for chunk in batch.campaigns.chunks(CHUNK) {
-                n += upsert_campaigns(tx, source, chunk, now).await?;
+                campaigns += upsert_campaigns(tx, source, chunk, now).await?;
             }
             for chunk in batch.spend.chunks(CHUNK) {
                 n += upsert_spend(tx, source, chunk, now).await?;
@@ -112,12 +118,32 @@ macro_rules! define_queries {
             }
             mark_spend_months(tx, source, &batch.spend, &batch.windows).await?;
             for chunk in batch.clicks.chunks(CHUNK) {
-                n += upsert_clicks(tx, source, chunk, now).await?;
+                clicks += upsert_clicks(tx, source, chunk, now).await?;
             }
             for chunk in batch.rates.chunks(CHUNK) {
                 n += upsert_rates(tx, source, chunk, now).await?;
             }
+            for (table, changed) in [("lead", leads), ("campaign", campaigns), ("click_id", clicks)] {
+                if changed > 0 {
+                    bump_version(tx, table, source).await?;
+                }
+                n += changed;
+            }
             Ok(n)
+        }
+
+        /// Counts a change to `table`'s rows of `source` (see `table_version`), in the
+        /// transaction that made it.
+        async fn bump_version(tx: &mut Tx<'_>, table: &str, source: &str) -> Result<(), sqlx::Error> {
+            sqlx::query(
+                "INSERT INTO table_version (tbl, source, version) VALUES ($1, $2, 1) \
+                 ON CONFLICT (tbl, source) DO UPDATE SET version = table_version.version + 1",
+            )
+            .bind(table)
+            .bind(source)
+            .execute(&mut **tx)
+            .await?;
+            Ok(())
         }
 
         /// A decimal as the store keeps it: normalised text, so equal amounts compare equal on
@@ -836,18 +862,17 @@ macro_rules! define_queries {
 
         /// `COUNT(*)` and the newest `synced_at` of a table's rows (of one source when given):
         /// what a derived table was built from.
-        pub(super) async fn table_state(
+        pub(super) async fn table_versions(
             pool: &Pool<$db>,
-            table: &str,
-            source: Option<&str>,
-        ) -> Result<(i64, Option<String>), sqlx::Error> {
-            // `table` is one of a fixed list (never user input); see Store::table_state.
-            let sql = format!(
-                "SELECT CAST(COUNT(*) AS BIGINT) AS n, CAST(MAX(synced_at) AS TEXT) AS m FROM {table} \
-                 WHERE $1 IS NULL OR source = $1"
-            );
-            let row = sqlx::query(&sql).bind(source).fetch_one(pool).await?;
-            Ok((row.try_get("n")?, row.try_get("m")?))
+        ) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
+            let rows = sqlx::query(
+                "SELECT tbl, source, version FROM table_version ORDER BY tbl, source",
+            )
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| Ok((r.try_get("tbl")?, r.try_get("source")?, r.try_get("version")?)))
+                .collect()
         }
 
         pub(super) async fn fact_state(
@@ -1700,7 +1725,8 @@ macro_rules! define_queries {
         }
 
         pub(super) async fn lead_sources(pool: &Pool<$db>) -> Result<Vec<String>, sqlx::Error> {
-            sqlx::query_scalar("SELECT DISTINCT source FROM lead ORDER BY source")
+            // Every source with leads has a counter: the write that added them bumped it.
+            sqlx::query_scalar("SELECT source FROM table_version WHERE tbl = 'lead' ORDER BY source")
                 .fetch_all(pool)
                 .await
         }
