@@ -23,7 +23,7 @@ use super::table::{self, int, money, money_opt, text, Cell, Column, Kind, Table}
 use crate::config::budgets::LineKind;
 use crate::config::{Config, VatRate};
 use crate::fx::{MissingRate, Rates};
-use crate::store::{LeadSum, SpendSum, Store, StoreError};
+use crate::store::{LeadSum, SpendSum, Store, StoreError, Sums};
 
 /// What rows group by. Spend follows a row only where the dimension is one spend has
 /// (campaign, channel); see [`By::splits_spend`]. Every key is made in [`By::spend_key`] and
@@ -586,12 +586,22 @@ async fn read_sums(
     let mut spend = Vec::new();
     let mut leads = Vec::new();
     if let Some((from, to)) = months {
-        spend.extend(store.spend_sums(from, to, rep, false, vat_days).await?);
-        leads.extend(store.lead_sums(from, to, rep, false).await?);
+        spend.extend(
+            store
+                .spend_sums(from, to, rep, Sums::WholeMonths, vat_days)
+                .await?,
+        );
+        leads.extend(store.lead_sums(from, to, rep, Sums::WholeMonths).await?);
     }
+    // Days outside whole months still sum to a month when buckets are months or longer.
+    let part = if q.grain.months_suffice() {
+        Sums::Months
+    } else {
+        Sums::Days
+    };
     for (from, to) in edges {
-        spend.extend(store.spend_sums(from, to, rep, true, vat_days).await?);
-        leads.extend(store.lead_sums(from, to, rep, true).await?);
+        spend.extend(store.spend_sums(from, to, rep, part, vat_days).await?);
+        leads.extend(store.lead_sums(from, to, rep, part).await?);
     }
     Ok((spend, leads))
 }

@@ -436,6 +436,29 @@ pub struct ExportRun {
     pub error: Option<String>,
 }
 
+/// How [`Store::spend_sums`] and [`Store::lead_sums`] sum a range of days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sums {
+    /// Whole months, read from the monthly aggregates: `from` and `to` must be the first and
+    /// last days of months.
+    WholeMonths,
+    /// Per day, from the daily rows.
+    Days,
+    /// Per calendar month, from the daily rows: part of a month, where the report's buckets
+    /// are months or longer (a month to date sums to a row per campaign, not one per day).
+    Months,
+}
+
+impl Sums {
+    /// How many characters of an ISO day label a sum: `YYYY-MM-DD` or `YYYY-MM`.
+    fn label_len(self) -> i32 {
+        match self {
+            Sums::Days => 10,
+            Sums::WholeMonths | Sums::Months => 7,
+        }
+    }
+}
+
 /// Spend of one campaign per day or month (`bucket`: `YYYY-MM-DD` or `YYYY-MM`), summed in SQL
 /// for the ROI report.
 #[derive(Debug, Clone, PartialEq)]
@@ -1708,33 +1731,23 @@ impl Store {
         })
     }
 
-    /// Spend of `from..=to` per campaign and day (`by_day`) or month (then `from` and `to`
-    /// must be the first and last day of months). A sum keeps its day when its currency is not
-    /// `currency` or (`vat_days`) when it includes VAT, so it can be converted at that day's
-    /// rates. Months come from `spend_month` (recomputed first where marked), days from
-    /// `ad_spend_daily` one account at a time (its primary key's range).
+    /// Spend of `from..=to` per campaign and day or month (see [`Sums`]). A sum keeps its day
+    /// when its currency is not `currency` or (`vat_days`) when it includes VAT, so it can be
+    /// converted at that day's rates. Whole months come from `spend_month` (recomputed first
+    /// where marked), other ranges from `ad_spend_daily` one account at a time (its primary
+    /// key's range).
     pub async fn spend_sums(
         &self,
         from: NaiveDate,
         to: NaiveDate,
         currency: &str,
-        by_day: bool,
+        sums: Sums,
         vat_days: bool,
     ) -> Result<Vec<SpendSum>, StoreError> {
         self.refresh_spend_months().await?;
         let month = |d: NaiveDate| d.format("%Y-%m").to_string();
-        let (mut out, daily) = if by_day {
-            let accounts = match &self.pool {
-                Pool::Sqlite(p) => sqlite_q::spend_accounts(p).await?,
-                Pool::Postgres(p) => pg_q::spend_accounts(p).await?,
-            };
-            let daily = accounts
-                .into_iter()
-                .map(|(s, a)| (s, a, from, to))
-                .collect::<Vec<_>>();
-            (Vec::new(), daily)
-        } else {
-            let (sums, need_days) = match &self.pool {
+        let (mut out, ranges) = match sums {
+            Sums::WholeMonths => match &self.pool {
                 Pool::Sqlite(p) => {
                     sqlite_q::spend_month_sums(p, &month(from), &month(to), currency, vat_days)
                         .await?
@@ -1742,11 +1755,22 @@ impl Store {
                 Pool::Postgres(p) => {
                     pg_q::spend_month_sums(p, &month(from), &month(to), currency, vat_days).await?
                 }
-            };
-            (sums, need_days)
+            },
+            Sums::Days | Sums::Months => {
+                let accounts = match &self.pool {
+                    Pool::Sqlite(p) => sqlite_q::spend_accounts(p).await?,
+                    Pool::Postgres(p) => pg_q::spend_accounts(p).await?,
+                };
+                let ranges = accounts
+                    .into_iter()
+                    .map(|(s, a)| (s, a, from, to))
+                    .collect::<Vec<_>>();
+                (Vec::new(), ranges)
+            }
         };
-        let len = if by_day { 10 } else { 7 };
-        for (source, account, a, b) in daily {
+        // Months of spend_month that need their days are summed per month too.
+        let len = sums.label_len();
+        for (source, account, a, b) in ranges {
             out.extend(match &self.pool {
                 Pool::Sqlite(p) => {
                     sqlite_q::spend_sums(p, &source, &account, a, b, currency, len, vat_days)
@@ -1761,17 +1785,16 @@ impl Store {
     }
 
     /// Leads created, won and (cohort) created-and-won in `from..=to` per attribution, product,
-    /// segment, region and day (`by_day`, from `lead_fact`) or month (from `lead_month`; then
-    /// `from` and `to` must be the first and last day of months, and `currency` the one the
-    /// facts were built for).
+    /// segment, region and day or month (see [`Sums`]; from `lead_month` for whole months,
+    /// where `currency` must be the one the facts were built for, else from `lead_fact`).
     pub async fn lead_sums(
         &self,
         from: NaiveDate,
         to: NaiveDate,
         currency: &str,
-        by_day: bool,
+        sums: Sums,
     ) -> Result<Vec<LeadSum>, StoreError> {
-        if !by_day {
+        if sums == Sums::WholeMonths {
             let (a, b) = (
                 from.format("%Y-%m").to_string(),
                 to.format("%Y-%m").to_string(),
@@ -1781,9 +1804,10 @@ impl Store {
                 Pool::Postgres(p) => pg_q::lead_month_sums(p, &a, &b).await?,
             });
         }
+        let len = sums.label_len();
         Ok(match &self.pool {
-            Pool::Sqlite(p) => sqlite_q::lead_sums(p, from, to, currency).await?,
-            Pool::Postgres(p) => pg_q::lead_sums(p, from, to, currency).await?,
+            Pool::Sqlite(p) => sqlite_q::lead_sums(p, from, to, currency, len).await?,
+            Pool::Postgres(p) => pg_q::lead_sums(p, from, to, currency, len).await?,
         })
     }
 

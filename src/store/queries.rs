@@ -1476,18 +1476,19 @@ macro_rules! define_queries {
                 .collect()
         }
 
-        /// Leads created, won and (cohort) created-and-won per day of `from..=to`: three
-        /// groupings of `lead_fact` in one statement. Revenue in `currency` has no currency and
+        /// Leads created, won and (cohort) created-and-won per day (per month: `len` 7) of
+        /// `from..=to`: three groupings of `lead_fact` in one statement. Revenue in `currency` has no currency and
         /// no day (it needs no conversion), as in `lead_month`.
         pub(super) async fn lead_sums(
             pool: &Pool<$db>,
             from: NaiveDate,
             to: NaiveDate,
             currency: &str,
+            len: i32,
         ) -> Result<Vec<LeadSum>, sqlx::Error> {
             let rows = sqlx::query(
                 "SELECT campaign_source, campaign_id, channel, product, segment, region, \
-                 substr(CAST(created_day AS TEXT), 1, 10) AS bucket, NULL AS fx_day, NULL AS currency, \
+                 substr(CAST(created_day AS TEXT), 1, $4) AS bucket, NULL AS fx_day, NULL AS currency, \
                  CAST(COUNT(*) AS BIGINT) AS leads, CAST(0 AS BIGINT) AS won, \
                  CAST(0 AS BIGINT) AS won_micros, CAST(0 AS BIGINT) AS cohort, \
                  CAST(0 AS BIGINT) AS cohort_micros \
@@ -1495,7 +1496,7 @@ macro_rules! define_queries {
                  GROUP BY 1, 2, 3, 4, 5, 6, 7 \
                  UNION ALL \
                  SELECT campaign_source, campaign_id, channel, product, segment, region, \
-                 substr(CAST(won_day AS TEXT), 1, 10), \
+                 substr(CAST(won_day AS TEXT), 1, $4), \
                  CASE WHEN currency = $3 THEN NULL ELSE won_day END, \
                  CASE WHEN currency = $3 THEN NULL ELSE currency END, \
                  CAST(0 AS BIGINT), CAST(COUNT(*) AS BIGINT), \
@@ -1505,7 +1506,7 @@ macro_rules! define_queries {
                  GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9 \
                  UNION ALL \
                  SELECT campaign_source, campaign_id, channel, product, segment, region, \
-                 substr(CAST(created_day AS TEXT), 1, 10), \
+                 substr(CAST(created_day AS TEXT), 1, $4), \
                  CASE WHEN currency = $3 THEN NULL ELSE won_day END, \
                  CASE WHEN currency = $3 THEN NULL ELSE currency END, \
                  CAST(0 AS BIGINT), CAST(0 AS BIGINT), CAST(0 AS BIGINT), \
@@ -1516,6 +1517,7 @@ macro_rules! define_queries {
             .bind(from)
             .bind(to)
             .bind(currency)
+            .bind(len)
             .fetch_all(pool)
             .await?;
             rows.iter()
