@@ -216,6 +216,39 @@ store_test!(async fn a_missing_rate_fails_the_report_naming_the_currency_and_day
     assert!(err.to_string().contains("no USD→RUB exchange rate for 2026-10-31"), "{err}");
 });
 
+store_test!(async fn months_cut_short_by_the_period_sum_only_their_days(store) {
+    load(&store, true).await;
+    let config = config();
+    // 21 October to 1 November: no whole month, so each month is summed from its days.
+    let r = query(&store, &config, "2026-10-21..2026-11-01", Grain::Month, By::Campaign).await;
+    // Brand in October: both spend days (2,000.00); B and C were created before the 21st, but
+    // C was won on the 25th (10,000).
+    let brand = find(&r, "direct:701", "2026-10");
+    assert_eq!((brand.spend, brand.leads, brand.won, brand.revenue), (d("2000.00"), 0, 1, d("10000")));
+    // Brand on 1 November: 500 of provisional spend and A (won on the 2nd, after the period).
+    let brand = find(&r, "direct:701", "2026-11");
+    assert_eq!((brand.spend, brand.leads, brand.won, brand.provisional), (d("500"), 1, 0, true));
+    // Autumn: 100 USD of spend and D's 200 USD, each at 31 October's 80.5.
+    let autumn = find(&r, "google:901", "2026-10");
+    assert_eq!((autumn.spend, autumn.leads, autumn.won, autumn.revenue), (d("8050"), 1, 1, d("16100")));
+    assert_eq!(find(&r, "unattributed", "2026-10").leads, 1, "E");
+    assert_eq!(r.rows.len(), 4, "{:?}", r.rows);
+    // The same days summed a day at a time agree, month by month.
+    let days = query(&store, &config, "2026-10-21..2026-11-01", Grain::Day, By::Campaign).await;
+    for row in &r.rows {
+        let (mut spend, mut leads, mut won, mut revenue) = (d("0"), 0, 0, d("0"));
+        for x in days.rows.iter().filter(|x| x.key == row.key && x.month.starts_with(&row.month)) {
+            spend += x.figures.spend;
+            leads += x.figures.leads;
+            won += x.figures.won;
+            revenue += x.figures.revenue;
+        }
+        let f = &row.figures;
+        assert_eq!((f.spend, f.leads, f.won, f.revenue), (spend, leads, won, revenue), "{}", row.key);
+    }
+    assert_eq!(r.total.spend, d("10550"));
+});
+
 store_test!(async fn lead_facts_are_rebuilt_only_when_what_they_derive_from_changes(store) {
     load(&store, true).await;
     let config = config();
