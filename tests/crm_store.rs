@@ -109,6 +109,14 @@ store_test!(async fn leads_keep_exact_money_and_typed_marks(store) {
     assert_eq!(lead_version(&store, "amo").await, Some(2));
     let two = &store.leads("amo").await.unwrap()[1];
     assert_eq!((two.product.as_deref(), two.discount.as_deref()), (Some("Analytics intensive"), None));
+    // Only the deal it converted into differs (Zoho's conversion read without a new
+    // Modified_Time): the lead follows it.
+    let mut converted = lead("1", 2, "123456789012.34", StageCategory::Won);
+    if let Record::Lead(l) = &mut converted {
+        l.converted_deal_id = Some("D-9".into());
+    }
+    assert_eq!(store.commit_page("amo", "leads", &[converted], None).await.unwrap(), 1);
+    assert_eq!(store.leads("amo").await.unwrap()[0].converted_deal_id.as_deref(), Some("D-9"));
 });
 
 store_test!(async fn a_deleted_lead_is_marked_and_stays_deleted_against_older_versions(store) {

@@ -436,6 +436,33 @@ pub struct ExportRun {
     pub error: Option<String>,
 }
 
+/// What spend sums are joined with: each campaign's channel and each account's first
+/// provisional day.
+#[derive(Debug, Default)]
+pub(crate) struct SpendContext {
+    /// (source, account_id, campaign_id) → channel.
+    channels: HashMap<(String, String, String), String>,
+    /// (source, account_id) → provisional_from.
+    provisional_from: HashMap<(String, String), NaiveDate>,
+}
+
+impl SpendContext {
+    /// A campaign's channel; a campaign not (yet) known counts under its source.
+    fn channel(&self, key: &(String, String, String)) -> String {
+        self.channels
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| key.0.clone())
+    }
+
+    /// Whether a sum whose last day is `max_day` holds provisional days.
+    fn provisional(&self, source: &str, account: &str, max_day: NaiveDate) -> bool {
+        self.provisional_from
+            .get(&(source.to_string(), account.to_string()))
+            .is_some_and(|p| max_day >= *p)
+    }
+}
+
 /// How [`Store::spend_sums`] and [`Store::lead_sums`] sum a range of days.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sums {
@@ -1746,14 +1773,26 @@ impl Store {
     ) -> Result<Vec<SpendSum>, StoreError> {
         self.refresh_spend_months().await?;
         let month = |d: NaiveDate| d.format("%Y-%m").to_string();
+        let ctx = match &self.pool {
+            Pool::Sqlite(p) => sqlite_q::spend_context(p).await?,
+            Pool::Postgres(p) => pg_q::spend_context(p).await?,
+        };
         let (mut out, ranges) = match sums {
             Sums::WholeMonths => match &self.pool {
                 Pool::Sqlite(p) => {
-                    sqlite_q::spend_month_sums(p, &month(from), &month(to), currency, vat_days)
-                        .await?
+                    sqlite_q::spend_month_sums(
+                        p,
+                        &ctx,
+                        &month(from),
+                        &month(to),
+                        currency,
+                        vat_days,
+                    )
+                    .await?
                 }
                 Pool::Postgres(p) => {
-                    pg_q::spend_month_sums(p, &month(from), &month(to), currency, vat_days).await?
+                    pg_q::spend_month_sums(p, &ctx, &month(from), &month(to), currency, vat_days)
+                        .await?
                 }
             },
             Sums::Days | Sums::Months => {
@@ -1773,11 +1812,12 @@ impl Store {
         for (source, account, a, b) in ranges {
             out.extend(match &self.pool {
                 Pool::Sqlite(p) => {
-                    sqlite_q::spend_sums(p, &source, &account, a, b, currency, len, vat_days)
+                    sqlite_q::spend_sums(p, &ctx, &source, &account, a, b, currency, len, vat_days)
                         .await?
                 }
                 Pool::Postgres(p) => {
-                    pg_q::spend_sums(p, &source, &account, a, b, currency, len, vat_days).await?
+                    pg_q::spend_sums(p, &ctx, &source, &account, a, b, currency, len, vat_days)
+                        .await?
                 }
             });
         }

@@ -44,7 +44,7 @@ macro_rules! define_queries {
         use super::{
             AccountState, Assignee, Batch, DoneTask, FactState, InboxRow, LeadFact, LeadFilter,
             LeadMonthCounts, LeadMonthKey, LeadSum, NewDelivery, OpenWork, RunOutcome, RunRow,
-            SolvedTicket, SpendSum, StateRow, StoredCampaign, StoredLead, StoredRate, StoredSpend, StoredTask,
+            SolvedTicket, SpendContext, SpendSum, StateRow, StoredCampaign, StoredLead, StoredRate, StoredSpend, StoredTask,
             StoredTicket, TokenRow, TokenState,
         };
 
@@ -666,12 +666,13 @@ macro_rules! define_queries {
                  OR (excluded.stage_category, excluded.stage_name, excluded.amount, excluded.discount, \
                      excluded.currency, excluded.lead_source, excluded.utm_source, excluded.utm_medium, \
                      excluded.utm_campaign, excluded.utm_content, excluded.utm_term, excluded.gclid, \
-                     excluded.yclid, excluded.fbclid, excluded.product, excluded.segment, excluded.region) ",
+                     excluded.yclid, excluded.fbclid, excluded.product, excluded.segment, excluded.region, \
+                     excluded.converted_deal_id, excluded.owner_id, excluded.closed_at) ",
                  $distinct,
                  " (lead.stage_category, lead.stage_name, lead.amount, lead.discount, lead.currency, \
                      lead.lead_source, lead.utm_source, lead.utm_medium, lead.utm_campaign, \
                      lead.utm_content, lead.utm_term, lead.gclid, lead.yclid, lead.fbclid, lead.product, \
-                     lead.segment, lead.region)))",
+                     lead.segment, lead.region, lead.converted_deal_id, lead.owner_id, lead.closed_at)))",
             ));
             Ok(q.build().persistent(true).execute(&mut **tx).await?.rows_affected())
         }
@@ -1293,28 +1294,20 @@ macro_rules! define_queries {
         /// needing a VAT rate per day; the (source, account, first day, last day) of the
         /// months whose sums do need days.
         #[allow(clippy::type_complexity)]
-        pub(super) async fn spend_month_sums(
-            pool: &Pool<$db>,
-            from: &str,
-            to: &str,
-            currency: &str,
-            vat_days: bool,
-        ) -> Result<(Vec<SpendSum>, Vec<(String, String, NaiveDate, NaiveDate)>), sqlx::Error> {
-            // Channels and provisional days come from the small tables, joined here rather
-            // than looked up once per row in SQL.
-            let mut channels: std::collections::HashMap<(String, String, String), String> =
-                std::collections::HashMap::new();
+        /// Channels and provisional days, from the small tables: spend sums are joined with
+        /// them in Rust rather than in SQL, where a plan misjudging the spend rows (days newer
+        /// than the statistics) loops over the campaigns once per row.
+        pub(super) async fn spend_context(pool: &Pool<$db>) -> Result<SpendContext, sqlx::Error> {
+            let mut ctx = SpendContext::default();
             for r in sqlx::query("SELECT source, account_id, campaign_id, channel FROM campaign")
                 .fetch_all(pool)
                 .await?
             {
-                channels.insert(
+                ctx.channels.insert(
                     (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?),
                     r.try_get(3)?,
                 );
             }
-            let mut provisional_from: std::collections::HashMap<(String, String), NaiveDate> =
-                std::collections::HashMap::new();
             for r in sqlx::query(
                 "SELECT source, account_id, provisional_from FROM ad_account \
                  WHERE provisional_from IS NOT NULL",
@@ -1322,8 +1315,19 @@ macro_rules! define_queries {
             .fetch_all(pool)
             .await?
             {
-                provisional_from.insert((r.try_get(0)?, r.try_get(1)?), r.try_get(2)?);
+                ctx.provisional_from.insert((r.try_get(0)?, r.try_get(1)?), r.try_get(2)?);
             }
+            Ok(ctx)
+        }
+
+        pub(super) async fn spend_month_sums(
+            pool: &Pool<$db>,
+            ctx: &SpendContext,
+            from: &str,
+            to: &str,
+            currency: &str,
+            vat_days: bool,
+        ) -> Result<(Vec<SpendSum>, Vec<(String, String, NaiveDate, NaiveDate)>), sqlx::Error> {
             let rows = sqlx::query(
                 "SELECT source, account_id, month, campaign_id, currency, vat_included, max_day, \
                  cost_micros, impressions, clicks FROM spend_month \
@@ -1349,10 +1353,8 @@ macro_rules! define_queries {
                 let campaign_id: String = r.try_get(3)?;
                 let max_day: NaiveDate = r.try_get(6)?;
                 let key = (source, account, campaign_id);
-                let provisional = provisional_from
-                    .get(&(key.0.clone(), key.1.clone()))
-                    .is_some_and(|p| max_day >= *p);
-                let channel = channels.get(&key).cloned().unwrap_or_else(|| key.0.clone());
+                let provisional = ctx.provisional(&key.0, &key.1, max_day);
+                let channel = ctx.channel(&key);
                 let (source, _, campaign_id) = key;
                 sums.push(SpendSum {
                     source,
@@ -1381,6 +1383,7 @@ macro_rules! define_queries {
         #[allow(clippy::too_many_arguments)]
         pub(super) async fn spend_sums(
             pool: &Pool<$db>,
+            ctx: &SpendContext,
             source: &str,
             account: &str,
             from: NaiveDate,
@@ -1390,23 +1393,16 @@ macro_rules! define_queries {
             vat_days: bool,
         ) -> Result<Vec<SpendSum>, sqlx::Error> {
             let rows = sqlx::query(
-                "SELECT s.source, s.campaign_id, COALESCE(c.channel, s.source) AS channel, \
-                 substr(CAST(s.spend_date AS TEXT), 1, $4) AS bucket, \
-                 CASE WHEN s.currency = $3 AND NOT (COALESCE(s.vat_included, FALSE) AND $5) \
-                     THEN NULL ELSE s.spend_date END AS day, s.currency, \
-                 COALESCE(s.vat_included, FALSE) AS vat, \
-                 CAST(MAX(CASE WHEN a.provisional_from IS NOT NULL AND s.spend_date >= a.provisional_from \
-                     THEN 1 ELSE 0 END) AS BIGINT) AS provisional, \
-                 CAST(SUM(s.cost_micros) AS BIGINT) AS micros, \
-                 CAST(SUM(COALESCE(s.impressions, 0)) AS BIGINT) AS impressions, \
-                 CAST(SUM(COALESCE(s.clicks, 0)) AS BIGINT) AS clicks \
-                 FROM ad_spend_daily s \
-                 LEFT JOIN campaign c ON c.source = s.source AND c.account_id = s.account_id \
-                     AND c.campaign_id = s.campaign_id \
-                 LEFT JOIN ad_account a ON a.source = s.source AND a.account_id = s.account_id \
-                 WHERE s.source = $6 AND s.account_id = $7 \
-                 AND s.spend_date >= $1 AND s.spend_date <= $2 \
-                 GROUP BY 1, 2, 3, 4, 5, 6, 7",
+                "SELECT campaign_id, substr(CAST(spend_date AS TEXT), 1, $4) AS bucket, \
+                 CASE WHEN currency = $3 AND NOT (COALESCE(vat_included, FALSE) AND $5) \
+                     THEN NULL ELSE spend_date END AS day, currency, \
+                 COALESCE(vat_included, FALSE) AS vat, MAX(spend_date) AS max_day, \
+                 CAST(SUM(cost_micros) AS BIGINT) AS micros, \
+                 CAST(SUM(COALESCE(impressions, 0)) AS BIGINT) AS impressions, \
+                 CAST(SUM(COALESCE(clicks, 0)) AS BIGINT) AS clicks \
+                 FROM ad_spend_daily WHERE source = $6 AND account_id = $7 \
+                 AND spend_date >= $1 AND spend_date <= $2 \
+                 GROUP BY 1, 2, 3, 4, 5",
             )
             .bind(from)
             .bind(to)
@@ -1419,15 +1415,16 @@ macro_rules! define_queries {
             .await?;
             rows.iter()
                 .map(|r| {
+                    let key = (source.to_string(), account.to_string(), r.try_get("campaign_id")?);
                     Ok(SpendSum {
-                        source: r.try_get("source")?,
-                        campaign_id: r.try_get("campaign_id")?,
-                        channel: r.try_get("channel")?,
+                        channel: ctx.channel(&key),
+                        provisional: ctx.provisional(source, account, r.try_get("max_day")?),
+                        source: key.0,
+                        campaign_id: key.2,
                         bucket: r.try_get("bucket")?,
                         day: r.try_get("day")?,
                         currency: r.try_get("currency")?,
                         vat_included: r.try_get("vat")?,
-                        provisional: r.try_get::<i64, _>("provisional")? > 0,
                         micros: r.try_get("micros")?,
                         impressions: r.try_get("impressions")?,
                         clicks: r.try_get("clicks")?,
