@@ -5,10 +5,11 @@
 //!
 //! A source's facts are rebuilt whole when anything shared they derive from changed since they
 //! were built: the campaigns and click ids of every source, the attribution rules, the
-//! reporting time zone or currency. When only the source's leads changed (their change counter
-//! in `table_version` moved), only the leads synced since the last build began (less a margin for pages
-//! committed late) are attributed again, with the records paired with them (a Zoho lead and the
-//! deal it converted into count as one lead), and the monthly sums change by the difference.
+//! reporting time zone or currency (each table's change counter in `table_version` says which
+//! changed). When only the source's leads changed, only the leads synced since the last build
+//! began (less a margin for pages committed late) are attributed again, with the records paired
+//! with them (a Zoho lead and the deal it converted into count as one lead), and the monthly
+//! sums change by the difference.
 //! Either way it is one transaction, so a report never sees half of it.
 
 use std::collections::{BTreeMap, BTreeSet};

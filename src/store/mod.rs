@@ -1807,7 +1807,8 @@ impl Store {
                 (Vec::new(), ranges)
             }
         };
-        // Months of spend_month that need their days are summed per month too.
+        // Each account's range, or the months whose sums need their days (for a rate): from
+        // the daily rows, per day or per month.
         let len = sums.label_len();
         for (source, account, a, b) in ranges {
             out.extend(match &self.pool {
