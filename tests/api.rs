@@ -92,10 +92,13 @@ store_test!(async fn roi_over_http_has_the_figures_worked_out_by_hand(store) {
     assert_eq!(brand["roi"], "3.0000");
     // No gross margin configured: ROMI is n/a, i.e. null.
     assert!(brand["romi"].is_null());
-    // Z is counted, unattributed, with no spend and no sale: CAC and ROI are n/a (null).
+    // Z is counted, unattributed: no spend can be told for it, so spend, CPL, CAC and ROI are
+    // n/a (null), not 0.
     let none = row("unattributed");
     assert_eq!(none["leads"], 1);
-    assert!(none["cac"].is_null() && none["roi"].is_null(), "{none}");
+    for figure in ["spend", "cpl", "cac", "roi"] {
+        assert!(none[figure].is_null(), "{figure}: {none}");
+    }
     // Total: 1,500 over 3 leads = 500.
     let total = row("total");
     assert_eq!((total["leads"].as_i64(), total["cpl"].as_str()), (Some(3), Some("500.00")));

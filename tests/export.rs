@@ -94,10 +94,12 @@ fn files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
 /// ROMI needs a margin: none is configured, so it is n/a wherever there is revenue; with none,
 /// (0 − spend) / spend = −1 whatever the margin. ДРР = spend / revenue: Brand 1,000.005 / 6,000 =
 /// 0.1667, the total 1,500.01 / 6,000 = 0.2500. Cohort: of November's leads X is won (6,000),
-/// so 1 of 1 for Brand and 1 of 3 in all. With no overhead, fully loaded ROI is the ROI.
+/// so 1 of 1 for Brand and 1 of 3 in all. With no overhead, fully loaded ROI is the ROI. Z is
+/// on no channel: no spend can be told for it, so its spend, CPL and CAC are empty (n/a), while
+/// the total's CPL divides all spend by all three leads.
 const ROI_CSV: &str = "\u{feff}key;channel;month;spend;impressions;clicks;leads;won;revenue;cpl;cac;conversion;average_deal;roi;romi;cost_revenue_ratio;won_cohort;revenue_cohort;conversion_cohort;fully_loaded_roi;provisional\r\n\
 google_ads;google_ads;2026-11;500,01;100;10;1;0;0,00;500,01;;0,0000;;-1,0000;-1,0000;;0;0,00;0,0000;;false\r\n\
-unattributed;;2026-11;0,00;0;0;1;0;0,00;0,00;;0,0000;;;;;0;0,00;0,0000;;false\r\n\
+unattributed;;2026-11;;0;0;1;0;0,00;;;0,0000;;;;;0;0,00;0,0000;;false\r\n\
 yandex_direct;yandex_direct;2026-11;1000,01;100;10;1;1;6000,00;1000,01;1000,01;1,0000;6000,00;5,0000;;0,1667;1;6000,00;1,0000;;false\r\n\
 total;;;1500,02;200;20;3;1;6000,00;500,00;1500,01;0,3333;6000,00;3,0000;;0,2500;1;6000,00;0,3333;3,0000;false\r\n";
 

@@ -879,4 +879,12 @@ store_test!(async fn roi_by_team_sums_the_channels_each_team_owns(store) {
     let table = report.table();
     assert_eq!(table.json()["by"], "team");
     assert!(table.title.contains("by team"), "{}", table.title);
+    // A lead with no marks stays `unattributed`, with no spend to tell: CPL n/a, not 0.
+    store.commit_page("amo", "leads", &[records::lead("U", "2026-11-20T10:00:00Z", None, None)], None).await.unwrap();
+    let report = okno::figures::roi::roi(&store, &config, &Period::parse("2026-11").unwrap(), okno::figures::roi::By::Channel)
+        .await
+        .unwrap()
+        .by_team(&channel_teams(&config.people));
+    let none = &report.rows.iter().find(|r| r.key == "unattributed").unwrap().figures;
+    assert_eq!((none.leads, none.spend_unknown, none.cpl()), (1, true, None));
 });

@@ -188,7 +188,8 @@ store_test!(async fn roi_per_campaign_and_month_matches_the_figures_worked_out_b
     // E has no marks: counted, unattributed, with no spend to divide.
     let none = find(&oct, "unattributed", "2026-10");
     assert_eq!((none.leads, none.won, none.spend), (1, 0, d("0")));
-    assert_eq!(none.roi(), None);
+    assert!(none.spend_unknown, "no campaign: its spend cannot be told");
+    assert_eq!((none.cpl(), none.cac(), none.roi()), (None, None, None));
 
     // Total: spend 10,050; 4 leads; 2 won; revenue 26,100; ROI 16,050 / 10,050.
     assert_eq!((oct.total.spend, oct.total.leads, oct.total.won, oct.total.revenue), (d("10050"), 4, 2, d("26100")));

@@ -57,6 +57,17 @@ impl By {
         matches!(self, By::Campaign | By::Channel)
     }
 
+    /// Whether the row of a lead sum has no spend of its own: every row where spend does not
+    /// split, and the rows of leads placed on no campaign (by campaign) or no channel (by
+    /// channel) — nothing was spent on them that can be told, so CPL there is n/a, not 0.
+    fn lead_row_spend_unknown(self, l: &LeadSum) -> bool {
+        match self {
+            By::Campaign => l.campaign_source.is_none() || l.campaign_id.is_none(),
+            By::Channel => l.channel.is_none(),
+            By::Product | By::Segment | By::Region => true,
+        }
+    }
+
     /// The row key of a spend sum; `None` where spend does not split by this dimension.
     fn spend_key(self, source: &str, campaign_id: &str, channel: &str) -> Option<String> {
         match self {
@@ -255,8 +266,9 @@ pub struct Figures {
     pub revenue: Decimal,
     /// Some spend is of days the platform may still restate.
     pub provisional: bool,
-    /// The row's dimension does not split spend (product, segment, region): spend is not
-    /// known here, and spend-based figures are `None`.
+    /// The row's dimension does not split spend (product, segment, region), or its leads are on
+    /// no campaign or channel (unattributed): spend is not known here, and spend-based figures
+    /// are `None`.
     pub spend_unknown: bool,
     /// Of the leads created in the bucket, those won by now (cohort view).
     pub won_cohort: i64,
@@ -410,7 +422,11 @@ impl Report {
                     key: team,
                     channel: None,
                     month: r.month.clone(),
-                    figures: Figures::default(),
+                    // Unattributed leads keep their unknown spend; channels' spend is known.
+                    figures: Figures {
+                        spend_unknown: r.figures.spend_unknown,
+                        ..Figures::default()
+                    },
                 })
                 .figures
                 .add(&r.figures);
@@ -639,7 +655,6 @@ pub async fn roi_query(store: &Store, config: &Config, q: &Query) -> Result<Repo
                 },
             })
     }
-    let spend_unknown = !q.by.splits_spend();
     for s in &spend {
         let gross = conv
             .convert(store, Decimal::new(s.micros, 6), &s.currency, s.day)
@@ -686,7 +701,8 @@ pub async fn roi_query(store: &Store, config: &Config, q: &Query) -> Result<Repo
             _ => None,
         };
         let bucket = bucket_of(q.grain, &l.bucket);
-        let f = &mut row(&mut rows, key, channel, bucket, spend_unknown).figures;
+        let unknown = q.by.lead_row_spend_unknown(l);
+        let f = &mut row(&mut rows, key, channel, bucket, unknown).figures;
         f.leads += l.leads;
         if l.won != 0 {
             f.won += l.won;
