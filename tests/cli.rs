@@ -360,3 +360,33 @@ fn export_by_hand_writes_a_night_and_status_shows_it() {
         text(&unknown)
     );
 }
+
+#[test]
+fn run_once_says_an_export_failed_not_a_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("okno.toml");
+    // The export's folder sits under a plain file, so no night can be written there.
+    let blocker = dir.path().join("not-a-folder");
+    std::fs::write(&blocker, "").unwrap();
+    std::fs::write(
+        &path,
+        format!(
+            "[store]\nurl = \"sqlite://{}\"\n[[connector]]\nid = \"demo\"\nkind = \"demo\"\n\
+             schedule = \"* * * * *\"\n[connector.settings]\ntickets = 20\nleads = 50\ntasks = 10\n\
+             [[export]]\nname = \"fin\"\nreports = [\"roi_by_channel\"]\n\
+             periods = [\"previous_month\"]\nformats = [\"csv\"]\ndirectory = \"{}\"\n",
+            dir.path().join("okno.db").display(),
+            blocker.join("exports").display()
+        ),
+    )
+    .unwrap();
+    let once = okno(&["--config", path.to_str().unwrap(), "run", "--once"]);
+    let t = text(&once);
+    assert_eq!(once.status.code(), Some(1), "{t}");
+    assert!(t.contains("export fin: night "), "{t}");
+    assert!(t.contains("some export nights failed"), "{t}");
+    assert!(
+        !t.contains("some streams failed"),
+        "every stream succeeded: {t}"
+    );
+}

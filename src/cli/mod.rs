@@ -635,7 +635,8 @@ async fn run_once(config: &Config, store: &Store) -> anyhow::Result<()> {
     if ran.is_empty() {
         println!("nothing was due (see `okno status`)");
     }
-    let mut failed = false;
+    // What failed, for the closing message: streams and exports fail for different reasons.
+    let (mut failed, mut exports_failed) = (false, false);
     for (id, result) in &ran {
         match result {
             Ok(runs) => {
@@ -678,16 +679,18 @@ async fn run_once(config: &Config, store: &Store) -> anyhow::Result<()> {
                 ),
                 Err(e) => {
                     println!("export {}: night {night}: {e}", export.name);
-                    failed = true;
+                    exports_failed = true;
                 }
             }
         }
     }
     store.close().await;
-    if failed {
-        bail!("some streams failed or were stopped; see above. The next run resumes from the committed cursor.");
+    match (failed, exports_failed) {
+        (false, false) => Ok(()),
+        (true, false) => bail!("some streams failed or were stopped; see above. The next run resumes from the committed cursor."),
+        (false, true) => bail!("some export nights failed; see above. The next run writes them again."),
+        (true, true) => bail!("some streams and export nights failed; see above. The next run resumes the streams from the committed cursor and writes the nights again."),
     }
-    Ok(())
 }
 
 async fn daemon(config: Config, store: Store) -> anyhow::Result<()> {
