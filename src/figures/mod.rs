@@ -19,11 +19,9 @@ pub mod people;
 pub mod roi;
 pub mod table;
 
-use std::collections::{BTreeMap, HashSet};
-
-use chrono::{DateTime, Utc};
 use okno_connector::rust_decimal::Decimal;
 use okno_connector::ClickKind;
+use std::collections::{BTreeMap, HashSet};
 
 use attribution::{Attributed, Attributor, Reason, Rule, Touch};
 
@@ -45,18 +43,7 @@ pub struct Bucket {
 }
 
 /// A lead no rule placed, with the reason.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Unmatched {
-    pub source: String,
-    pub entity: String,
-    pub lead_id: String,
-    pub name: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub utm_source: Option<String>,
-    pub utm_medium: Option<String>,
-    pub utm_campaign: Option<String>,
-    pub reason: Reason,
-}
+pub type Unmatched = UnattributedLead<Reason>;
 
 /// Where every lead went: buckets (unattributed last) and the unattributed leads themselves.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -107,22 +94,7 @@ impl AttributionReport {
 
     /// The unattributed leads with the reason, for fixing marks or rules.
     pub fn unmatched_table(&self) -> table::Table {
-        let rows: Vec<UnattributedLead> = self
-            .unmatched
-            .iter()
-            .map(|u| UnattributedLead {
-                source: u.source.clone(),
-                entity: u.entity.clone(),
-                lead_id: u.lead_id.clone(),
-                name: u.name.clone(),
-                created_at: u.created_at,
-                utm_source: u.utm_source.clone(),
-                utm_medium: u.utm_medium.clone(),
-                utm_campaign: u.utm_campaign.clone(),
-                reason: u.reason.to_string(),
-            })
-            .collect();
-        unattributed_table(&rows)
+        unattributed_table(&self.unmatched)
     }
 }
 
@@ -140,7 +112,7 @@ pub async fn unattributed(
 }
 
 /// The table of unattributed leads, whichever way they were found.
-fn unattributed_table(rows: &[UnattributedLead]) -> table::Table {
+fn unattributed_table<R: std::fmt::Display>(rows: &[UnattributedLead<R>]) -> table::Table {
     use table::{text, Column, Kind, Table};
     let mut t = Table::new(
         "Unattributed leads",
@@ -167,7 +139,7 @@ fn unattributed_table(rows: &[UnattributedLead]) -> table::Table {
             u.utm_source.clone(),
             u.utm_medium.clone(),
             u.utm_campaign.clone(),
-            text(&u.reason),
+            text(u.reason.to_string()),
         ]);
     }
     t

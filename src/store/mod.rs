@@ -396,9 +396,10 @@ pub struct LeadFact {
     pub owner_id: Option<String>,
 }
 
-/// A lead attribution placed nowhere, with why (from the lead facts).
+/// A lead attribution placed nowhere, with why: as the lead facts store the reason (text), or
+/// as attribution gives it (`figures::Unmatched`, the typed reason).
 #[derive(Debug, Clone, PartialEq)]
-pub struct UnattributedLead {
+pub struct UnattributedLead<R = String> {
     pub source: String,
     pub entity: String,
     pub lead_id: String,
@@ -407,7 +408,7 @@ pub struct UnattributedLead {
     pub utm_source: Option<String>,
     pub utm_medium: Option<String>,
     pub utm_campaign: Option<String>,
-    pub reason: String,
+    pub reason: R,
 }
 
 /// How an export's night ended.
