@@ -19,9 +19,10 @@ pub mod people;
 pub mod roi;
 pub mod table;
 
+use std::collections::{BTreeMap, HashSet};
+
 use okno_connector::rust_decimal::Decimal;
 use okno_connector::ClickKind;
-use std::collections::{BTreeMap, HashSet};
 
 use attribution::{Attributed, Attributor, Reason, Rule, Touch};
 
